@@ -19,7 +19,7 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the database up to date. Safe to run from several processes at once on PostgreSQL."""
     config = alembic_config()
     with engine.begin() as connection:

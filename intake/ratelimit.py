@@ -1,0 +1,46 @@
+"""Fixed-window rate limits kept in the database, so they hold across app processes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from intake.models import RateLimitBucket, utcnow
+
+
+def hit(engine: Engine, key: str, limit: int, window: timedelta = timedelta(minutes=1), now: datetime | None = None) -> bool:
+    """Count one request against `key`. True if it is within the limit."""
+    now = now or utcnow()
+    seconds = int(window.total_seconds())
+    window_start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
+    table = RateLimitBucket.__table__
+    key = key[:200]
+    with Session(engine) as session:
+        result = session.execute(
+            update(table)
+            .where(table.c.key == key, table.c.window_start == window_start)
+            .values(count=table.c.count + 1)
+            .returning(table.c.count)
+        ).first()
+        if result is None:
+            try:
+                with session.begin_nested():
+                    session.execute(insert(table).values(key=key, window_start=window_start, count=1))
+                count = 1
+            except IntegrityError:
+                count = session.execute(
+                    update(table)
+                    .where(table.c.key == key, table.c.window_start == window_start)
+                    .values(count=table.c.count + 1)
+                    .returning(table.c.count)
+                ).scalar_one()
+        else:
+            count = result[0]
+        if count == 1:  # first hit of a window: tidy away windows that have ended
+            session.execute(delete(table).where(table.c.window_start < window_start - window))
+        session.commit()
+    return count <= limit
