@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "database",
     "deadlines",
     "report",
+    "run",
 )
 
 for _name in COMMAND_MODULES:
