@@ -1,0 +1,125 @@
+"""Every letter carries what the Complaint Handling Code requires; SMS versions fit two segments."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from intake.cases import NewCase, acknowledge, add_adjustment, open_case, record_advocate
+from intake.contacts import find_or_create_contact
+from intake.letters import KINDS, long_date, short_date
+from intake.notify import send_letter
+from intake.policy import load_policy
+from intake.sms_text import sms_segments
+
+RECEIVED = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
+SUMMARY = "Your contractor has failed to fix the leaking kitchen roof after three visits since September"
+OUTCOME = "the roof repaired properly and the damaged ceiling redecorated"
+
+EXTRA = {
+    "exclusion_review": lambda p, c: {"reason_words": p.exclusions[0].wording, "decision_by": p.exclusion_decision_by(c.received_on)},
+    "exclusion_decision": lambda p, c: {"reason_words": p.exclusions[0].wording, "decision_note": None},
+    "extension_notice": lambda p, c: {"stage": 1, "extension_reason": "we are waiting for a roofer's report",
+                                      "old_due": date(2026, 12, 10), "new_due": date(2026, 12, 24)},
+    "stage1_decision": lambda p, c: {"outcome_words": "upheld", "response_text": "We are sorry.", "escalation_by": date(2027, 1, 20)},
+    "stage2_decision": lambda p, c: {"outcome_words": "partly upheld", "response_text": "We have reviewed it."},
+    "stage2_acknowledgement": lambda p, c: {"stage2_due": date(2027, 1, 28), "escalation_reason": "The roof still leaks."},
+}
+
+
+@pytest.fixture
+def complaint(session):
+    policy = load_policy("code-default")
+    contact = find_or_create_contact(session, phone="07700 900123", email="resident@example.org", name="Sam Jones")
+    case = open_case(session, policy, contact,
+                     NewCase(category="complaint", channel="email", received_at=RECEIVED, summary=SUMMARY, outcome_sought=OUTCOME))
+    acknowledge(session, policy, case, case.received_on, "bot")
+    return policy, case
+
+
+def letter(session, policy, case, kind, channel):
+    extra = EXTRA.get(kind, lambda p, c: {})(policy, case)
+    rendered, row = send_letter(session, policy, case, kind, channel=channel, to="x", **extra)
+    return rendered.body
+
+
+def test_the_acknowledgement_carries_what_the_code_requires(session, complaint):
+    policy, case = complaint
+    body = letter(session, policy, case, "acknowledgement", "email")
+    assert case.reference in body
+    assert SUMMARY in body  # our understanding of the complaint
+    assert OUTCOME in body  # the outcome sought
+    assert long_date(date(2026, 12, 10)) in body  # stage 1 due, as a date
+    assert "support or changes to how we contact you" in body  # proactive adjustments question
+    assert policy.office.phone in body and policy.office.email in body
+    assert "What happens next" in body
+    assert policy.ombudsman.phone in body
+
+
+def test_the_acknowledgement_lists_adjustments_and_advocate_recorded(session, complaint):
+    policy, case = complaint
+    add_adjustment(session, case, None, "interpreter:polish", None, source="resident")
+    add_adjustment(session, case, None, "sight_loss", None, source="resident")
+    record_advocate(session, case, name="Ola Nowak", relationship="daughter", consent="given",
+                    consent_method="confirmed by text from the resident's number")
+    body = letter(session, policy, case, "acknowledgement", "email")
+    assert "an interpreter (Polish)" in body
+    assert "large print" in body
+    assert "Ola Nowak (daughter)" in body
+    assert "recorded your consent" in body
+
+
+def test_the_exclusion_decision_explains_and_gives_the_ombudsman_right(session, complaint):
+    policy, case = complaint
+    body = letter(session, policy, case, "exclusion_decision", "email")
+    assert policy.exclusions[0].wording in body
+    assert "right to ask the Housing Ombudsman" in body
+    assert policy.ombudsman.phone in body and policy.ombudsman.email in body and policy.ombudsman.website in body
+
+
+def test_stage_decisions_say_how_to_escalate_and_give_ombudsman_rights(session, complaint):
+    policy, case = complaint
+    stage1 = letter(session, policy, case, "stage1_decision", "email")
+    assert policy.escalation.wording in stage1
+    assert long_date(date(2027, 1, 20)) in stage1
+    assert policy.ombudsman.phone in stage1
+    stage2 = letter(session, policy, case, "stage2_decision", "email")
+    assert "refer your complaint to the Housing Ombudsman now" in stage2
+    assert policy.ombudsman.address in stage2
+
+
+def test_the_extension_notice_gives_the_reason_and_the_new_date(session, complaint):
+    policy, case = complaint
+    body = letter(session, policy, case, "extension_notice", "sms")
+    assert "roofer's report" in body
+    assert short_date(date(2026, 12, 24)) in body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("policy_name", ["code-default", "connect", "connexus", "saha"])
+def test_every_sms_letter_fits_in_two_segments(session, complaint, kind, policy_name):
+    _, case = complaint
+    policy = load_policy(policy_name)
+    if kind in ("exclusion_review", "exclusion_decision") and not policy.exclusions:
+        pytest.skip("no exclusions in this policy")
+    body = letter(session, policy, case, kind, "sms")
+    assert case.reference in body
+    assert sms_segments(body) <= 2, (len(body), body)
+
+
+def test_an_sms_acknowledgement_keeps_the_essentials_when_shortened(session, complaint):
+    policy, case = complaint
+    case.summary = "word " * 200
+    add_adjustment(session, case, None, "deaf", None, source="resident")
+    body = letter(session, policy, case, "acknowledgement", "sms")
+    assert sms_segments(body) <= 2
+    assert case.reference in body and short_date(date(2026, 12, 10)) in body and "deaf/BSL" in body
+
+
+def test_segments_are_counted_like_a_carrier_would():
+    assert sms_segments("a" * 160) == 1
+    assert sms_segments("a" * 161) == 2
+    assert sms_segments("a" * 306) == 2
+    assert sms_segments("a" * 307) == 3
+    assert sms_segments("€" * 80) == 1  # extension characters take two septets
+    assert sms_segments("ł" * 70) == 1  # not GSM-7: UCS-2
+    assert sms_segments("ł" * 71) == 2
