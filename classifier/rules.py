@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
+from spacy.tokens import Doc
+
 from classifier.dates import DateReading, read_dates
 
 # ---------------------------------------------------------------------------
@@ -30,21 +32,20 @@ from classifier.dates import DateReading, read_dates
 STAFF = (
     "your|the|ur|you|a|an|that|this|ya|their operative|operatives|contractor|contractors|engineer|engineers|officer"
     "|staff|plumber|electrician|workman|workmen|worker|workers|builder|builders|gasman|caretaker|surveyor"
-    "|repairman|handyman|employee|employees|tradesman|tradesmen|fitter|fitters|inspector|rep|man|guy|lad|lads|men"
+    "|repairman|handyman|employee|employees|tradesman|tradesmen|fitter|fitters|inspector|cleaner|cleaners"
+    "|decorator|decorators|scaffolder|scaffolders|warden|manager"
 )
 PATTERNS: dict[str, list[str]] = {
     # --- dissatisfaction with the landlord (rule 1) -------------------------
     "cue:complaint": [
         "still not|n't|no fixed|sorted|done|resolved|repaired|working|heard|been",
         "still waiting|wating", "still has|have|hav n't|not", "still nothing", "still no",
-        "nobody|noone|no1|nobody's came|come|turned|showed|shown|bothered|rang|called|contacted|responded|got|has|have|did",
-        "no one|body came|come|turned|showed|bothered|rang|called|contacted|responded|got|has|have|did",
-        "no-one came|turned|showed|has|rang|called|got",
-        "did|didn't|didnt|never n't? turn|show up", "never turned|showed|came|come|arrived|heard|got|rang|called",
+        "nobody|noone|no1|no+one|no-one came|come|turned|showed|shown|bothered|rang|called|contacted|responded|got|has|have|did",
+        "didn't|didnt|never|did+not turn|show up", "never turned|showed|came|come|arrived|heard|got|rang|called",
         "no show", "no-show", "not turned|showed up", "failed to", "missed appointment|appointment|appt",
         "second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th time", "several|many|numerous|countless|multiple times",
         "two|three|four|five|six|seven|eight|nine|ten|2|3|4|5|6|7|8|9|10 times", "times now", "so many times",
-        "not happy|satisfied|good enough|acceptable|impressed|ok|okay", "unhappy", "dissatisfied", "disgusted",
+        "not happy|satisfied|good+enough|acceptable|impressed|ok|okay", "unhappy", "dissatisfied", "disgusted",
         "disgrace*", "appalling", "shocking", "diabolical", "pathetic", "useless", "incompetent*", "shambles",
         "joke", "ridiculous", "outrageous", "unacceptable", "rude*", "disrespect*", "unprofessional",
         "fed up", "sick of", "sick and tired", "had enough", "let down", "lied", "lying", "ignored|ignoring",
@@ -55,7 +56,7 @@ PATTERNS: dict[str, list[str]] = {
         "botched", "bodged", "bodge", "shoddy", "poor service|workmanship|job|communication|standard",
         "done nothing", "doing nothing", "did nothing", "nothing has|'s been done", "not done anything",
         "haven't done|n't done anything", "still hasn't", "painted over", "patched up", "made it worse",
-        "left a mess", "left it", "cancelled|canceled my|the appointment|repair|job", "cancelled again",
+        "left a mess", "cancelled|canceled my|the appointment|repair|job", "cancelled again",
         "again and again", "weeks later", "months later", "months on", "weeks on", "how many more", "how long",
         "your service", "customer service", "treated like", "discriminat*", "not good enough", "never again",
         "charged me|for", "wrongly charged", "overcharged", "taking the piss", "piss take", "take responsibility",
@@ -74,66 +75,69 @@ PATTERNS: dict[str, list[str]] = {
         "fly tipping", "fly-tipping", "graffiti", "vandal*", "smashed", "racist", "hate crime", "stalking",
     ],
     "cue:other": [
-        "opening hours", "what time do you|are you open|close", "how do|can i pay", "pay my|the rent",
+        "opening hours", "what time do+you|are+you open|close", "how do|can i pay", "pay my|the rent",
         "rent account", "direct debit", "wrong number", "who do i speak to", "how do i", "can you tell me",
         "is it possible to", "where can i", "do you know", "what's the number", "phone number", "address for",
         "unsubscribe", "click here", "prize", "winner",
     ],
     # --- exclusion cues -----------------------------------------------------
     "cue:legal_filed": [
-        "issued|filed|lodged|started|commenced|submitted|brought a|my|the|court|legal claim|proceedings|case",
-        "claim|proceedings|case has|have|was|were been? issued|filed|lodged|started|commenced|submitted",
-        "claim|case number|no|ref|reference", "court claim", "county court", "high court", "small claims court",
-        "court proceedings", "legal proceedings", "court hearing", "hearing date", "court date", "court case",
-        "at|in|through|with the? court", "particulars of claim", "claim form", "n1", "tribunal", "judge",
-        "issued proceedings", "sealed claim", "served|serve you|the claim", "defence", "defense",
+        "issued|filed|lodged|started|commenced|brought|begun a|my|the|court|legal|disrepair claim|proceedings|case",
+        "claim|proceedings|case has|have|was|were been? issued|filed|started|commenced",
+        "court claim", "county court", "high court", "small claims court", "court proceedings", "legal proceedings",
+        "court hearing", "hearing date", "hearing is|on", "court date", "court case", "at|through|with|by the? court",
+        "particulars of claim", "claim form", "n1", "tribunal", "judge", "district judge", "issued proceedings",
+        "sealed", "court reference|ref|number", "court papers", "served with|the|you",
     ],
     "cue:legal_threat": [
-        "will|'ll|going|gonna|might|may|could|shall|intend|consider*|thinking take|taking|sue|suing|see|speak|contact|get",
-        "take you to court", "see you in court", "sue you", "suing", "legal action", "legal advice", "a solicitor",
-        "my solicitor", "solicitors", "lawyer", "no win no fee", "letter of claim", "letter before action",
-        "pre-action", "pre action",
+        "take|taking|bring|drag you|u|this|ya|them|it|the+matter|matters to court", "see you|u in court", "sue|suing|sued",
+        "legal action", "legal advice", "legal route", "solicitor|solicitors|lawyer|lawyers", "no win no fee",
+        "letter of claim", "letter before action", "pre-action", "pre action", "housing disrepair",
     ],
     "cue:insurance": [
         "insurance|insurers|insurer|insurers'|insurance's claim|claims|company|team|department|form|adjuster|reference|ref",
-        "your|the landlord's|public liability insurance|insurers|insurer", "loss adjuster", "claim on|against|through|with your|the|their insurance|insurers|insurer",
+        "your|the|landlord's|public+liability insurance|insurers|insurer", "loss adjuster", "claim on|against|through|with your|the|their insurance|insurers|insurer",
         "liability claim", "claim for damage|damages|compensation|my|the", "claim reference|ref|number",
-        "made|put in|lodged|submitted|filed|started|opened a|an|my claim",
+        "made|put+in|lodged|submitted|filed|started|opened a|an|my claim",
     ],
     "cue:final_response": [
-        "final response|decision|reply|letter|outcome", "stage 2|two|ii", "stage-2", "second stage",
-        "already been through|complained|raised|considered|investigated|decided|closed", "complaint was|has been closed|upheld|not upheld|rejected|refused|dealt",
-        "closed my complaint", "reopen*", "re-open*", "same complaint", "previous complaint", "last complaint",
-        "earlier complaint", "original complaint", "complaints process", "complaints procedure", "ombudsman",
-        "exhausted", "reference number", "you gave your|a final", "end of the process",
+        "final response|decision|reply|letter|outcome", "stage 2|two|ii response|decision|reply|outcome|letter",
+        "already been+through|investigated|decided|considered", "already complained|raised about|this", "complaint was|has+been closed|upheld|rejected|refused|dealt",
+        "closed my|the complaint", "reopen*", "re-open*", "same complaint|issue|matter|problem as+before|as+last+time|that+i+raised|i+raised|previously|already|again",
+        "complaints process finished|ended|concluded|completed", "you gave your|a final", "end of the process",
+        "exhausted the|your complaints", "response at stage 2|two",
+    ],
+    "cue:complaint_history": [
+        "stage 1|2|one|two|ii", "previous complaint", "last complaint", "earlier complaint", "original complaint",
+        "complaints process|procedure|team", "ombudsman", "complaint reference|ref|number",
     ],
     "cue:elected_rep": [
-        "mp|m.p.|councillor|councilor|cllr|cllr.|alderman|assembly member|ms|senedd member|member of parliament|ward member|ward councillor",
+        "mp|m.p.|councillor|councilor|cllr|cllr.|alderman|assembly+member|senedd+member|member+of+parliament|ward+member|ward+councillor",
         "constituent|constituents|constituency|ward|caseworker|casework|parliamentary|surgery",
         "house of commons", "on behalf of my constituent", "my constituent", "constituency office",
     ],
     "cue:elected_self": [
-        "i am|i'm the|a? councillor|cllr|mp|member", "as the? ward|local councillor|member|mp",
+        "i+am|i'm the|a? councillor|cllr|mp", "i+am|i'm the|a? ward|local councillor|member|mp", "as the? ward|local councillor|member|mp",
         "as councillor|cllr|mp", "in my capacity as", "as an elected member|representative", "my ward", "my residents",
         "residents in my ward", "my constituency", "the ward i represent", "i represent",
     ],
     "cue:crime": [
-        "stole|stolen|steal|stealing|theft|thief|thieves|nicked|pinched|robbed|burgl*", "took money|cash|my",
-        "fraud*", "scam*", "bribe*", "assault*", "attacked|hit|punched|slapped|pushed|shoved|grabbed|groped|kicked me",
-        "sexual*", "indecent*", "exposed himself", "touched me", "crime", "criminal", "police",
-        "crime reference|number", "reported him|her|them|it to the police", "went through my", "missing from",
-        "gone missing", "went missing", "racially abused", "threatened me",
+        "stole|stolen|steal|stealing|steals|theft|thief|thieves|nicked|pinched|robbed|burgl*", "took money|cash",
+        "fraud*", "bribe*", "assault*", "attacked|hit|punched|slapped|pushed|shoved|grabbed|groped|kicked me",
+        "sexual*", "indecent*", "exposed himself", "touched me", "criminal",
+        "crime reference|number", "went through my", "missing from", "gone missing", "went missing",
+        "racially abused", "pocketed", "embezzl*", "forged", "falsified", "took a bribe",
     ],
     "cue:staff": [STAFF.replace("your|the|ur|you|a|an|that|this|ya|their ", "")],
     "cue:other_org": [
-        "council tax", "bin collection|collections|men|lorry|day", "bins not|weren't|were n't|haven't|have n't collected|emptied",
-        "refuse collection", "recycling collection", "collect the bins", "the council's|councils", "city council",
+        "council tax", "bin collection|collections|men|lorry|day", "bins not|weren't|haven't|never|been+not being? collected|emptied",
+        "refuse collection", "recycling collection", "collect the bins", "the council's", "city council",
         "borough council", "district council", "county council", "local authority", "energy supplier|company|provider|bill",
-        "gas|electric|electricity|water|energy bill|bills|supplier|meter|tariff", "british gas", "octopus", "e.on",
-        "eon", "edf", "ovo", "scottish power", "bulb", "utility company|companies", "thames|severn|yorkshire|anglian|united|southern water",
+        "gas|electric|electricity|water|energy bill|bills|supplier|tariff|company", "meter reading|readings", "prepayment meter",
+        "british gas", "octopus", "e.on", "eon", "edf", "ovo", "scottish power", "bulb", "utility company|companies", "thames|severn|yorkshire|anglian|united|southern water",
         "water company", "universal credit", "dwp", "housing benefit", "benefits office", "job centre|jobcentre",
         "parking ticket|fine", "pothole*", "street light|lights|lighting", "road sweep*", "broadband", "virgin media",
-        "bt", "sky", "openreach", "royal mail", "nhs", "gp surgery", "managing agent|agents", "freeholder",
+        "bt", "openreach", "royal mail", "managing agent|agents", "freeholder",
         "management company", "dvla", "hmrc", "tv licence", "highways",
     ],
     # --- urgent risks ---------------------------------------------------------
@@ -142,41 +146,41 @@ PATTERNS: dict[str, list[str]] = {
         "leaking gas", "carbon monoxide", "co alarm|detector", "monoxide", "gas alarm",
     ],
     "urg:fire": [
-        "on fire", "caught|catching fire", "a|the fire in|on|at|started|broke", "flames", "smoke coming|pouring|everywhere|filling",
+        "on fire", "caught|catching fire", "a|the fire in+the|in+my|on+the|at+the|started|broke+out", "flames", "smoke coming|pouring|everywhere|filling",
         "smoke from", "burning smell|smells", "smell of burning|smoke", "smoking socket|plug|fuse|box|meter",
         "fire brigade", "firefighters", "fire service", "melted|melting socket|plug|wire|wires|cable",
     ],
     "urg:flood": [
         "flood|flooded|flooding|floods", "water pouring|gushing|pissing|flooding|streaming|everywhere",
-        "pouring with|of? water", "gushing water", "burst pipe|pipes|main", "pipe burst|has burst|burst", "sewage",
-        "raw sewage", "toilet water overflowing", "water coming through the|my ceiling|light", "ceiling is|has collapsed|coming down",
-        "inches of water", "cant|can't|cannot stop the water", "stop tap",
+        "pouring with water", "gushing water", "burst pipe|pipes|main", "pipe burst|has+burst", "burst", "sewage",
+        "raw sewage", "water coming|pouring|dripping|leaking through|into|from|in the|my light|lights|light+fitting|socket|sockets|electrics|fuse+box",
+        "ceiling is|has collapsed|coming+down",
+        "inches of water", "cant|can't|cannot stop the water",
     ],
     "urg:electrics": [
         "sparking|sparks|spark", "exposed wire|wires|wiring", "live wire|wires|electrics", "electric shock",
-        "electrocut*", "shock from|off the", "water in|into|through the light|lights|socket|sockets|fuse|electrics",
-        "fuse box|board smoking|sparking|buzzing|burning", "bare wires", "wires hanging|sticking|exposed",
+        "electrocut*", "shock from|off the",         "fuse box|board smoking|sparking|buzzing|burning", "bare wires", "wires hanging|sticking|exposed",
         "buzzing socket", "socket hanging off", "tripping", "trip switch",
     ],
     "urg:structural": [
-        "ceiling collapsed|collapsing|caved|falling|fell|coming", "ceiling has|is collapsed|collapsing|falling|come|coming",
+        "ceiling collapsed|collapsing|caved|falling|fell|coming+down|came+down|come+down", "ceiling has|is collapsed|collapsing|falling|come+down|coming+down|fallen",
         "collapsed|collapse|collapsing", "caved in", "falling down|apart|in|off", "structural*", "subsidence",
         "wall bowing|leaning|cracking", "crack|cracks getting bigger|wider", "unsafe balcony|stairs|floor|building",
         "balcony loose|unsafe|collapsing|railings", "could fall", "about to fall", "dangerous structure",
-        "roof came|fell|falling|blown|caving", "window fell|falling out|came out", "floor gave way", "gave way",
+        "roof came|fell|falling|blown|caving", "window fell|falling out", "window came out", "floor gave way", "gave way",
         "loose masonry|bricks|tiles|railing", "bricks falling", "tiles falling",
     ],
     "urg:violence": [
-        "threaten*|threat|threats to|_ kill|stab|hurt|burn|beat|shoot|smash|kick|attack|batter|petrol",
-        "kill|stab|hurt|beat|batter|shoot|burn me|us|my|you|him|her|them", "knife|knives|machete|gun|weapon|weapons|blade",
-        "attacked|assaulted|punched|stabbed|beaten|beat up|battered", "beat me up", "kick my|the door in|down",
-        "going to hurt|kill|get", "death threat|threats", "violent|violence", "scared for my|our life|lives|safety",
-        "fear for my|our life|lives|safety", "not safe", "in danger",
+        "threaten*|threat|threats to kill|stab|hurt|burn|beat|shoot|smash|kick|attack|batter|petrol", "threaten*|threat|threats to come+and|come+round+and kill|stab|hurt|beat|smash|batter",
+        "kill|stab|beat|batter|shoot me|us|you|him|her|them", "knife|knives|machete|gun|weapon|weapons|blade",
+        "attacked|assaulted|punched|stabbed|beaten|battered", "beat me up", "kick|kicking|smash|smashing my|the door in|down",
+        "going to hurt|kill|get", "death threat|threats", "violent|violence", "scared|frightened|terrified|afraid|fear for my|our life|lives|safety",
+        "not safe", "in danger", "scared|frightened|terrified to leave|go",
     ],
     "urg:self_harm": [
-        "suicid*", "kill myself|meself|mysel", "end|ending|take|taking it all|my life|my own life", "self harm|harming",
-        "self-harm*", "hurt|hurting|harm|harming myself", "overdose", "don't|dont|do n't want to be here|live|go on",
-        "can't|cant|can not|ca n't go on|cope anymore", "no point living|in living", "better off dead|without me",
+        "suicid*", "kill myself|meself|mysel", "end|ending|take|taking it+all|my+life|my+own+life", "self harm|harming",
+        "self-harm*", "hurt|hurting|harm|harming myself", "overdose", "don't|dont|do+not want to be+here|live|go+on",
+        "can't|cant|cannot go+on|cope+anymore", "no point living|in+living", "better off dead|without+me",
         "want to die", "wanna die", "end it", "ending it", "not be here anymore",
     ],
     "urg:domestic_abuse": [
@@ -186,97 +190,96 @@ PATTERNS: dict[str, list[str]] = {
         "restraining order", "injunction", "safe house",
     ],
     "cond:no_heat": [
-        "no|not|without any? heating|heat|hot water|hotwater|gas|electric|electricity|power", "heating|boiler not|isn't|is n't|stopped|broke|broken|packed|gone|down|off|failed|died|dead",
-        "heating|boiler has stopped|broken|packed|gone|died|failed|broke", "boiler|heating packed up|in",
+        "no|not|without any? heating|heat|hot+water|hotwater|gas|electric|electricity|power", "heating|boiler not+working|isn't+working|stopped|broke|broken|packed+up|gone|down|failed|died|dead|bust|kaput",
+        "heating|boiler has stopped|broken|packed+up|packed+in|gone|died|failed|broke",
         "cold water only", "freezing", "frozen", "no radiators", "radiators cold|not", "stone cold",
     ],
     "cond:vulnerable": [
-        "baby|babies|newborn|infant|toddler|pregnant|pregnancy|preg", "month|week|months|weeks old", "\\d+ month|week old",
+        "baby|babies|newborn|infant|toddler|pregnant|pregnancy|preg", "1|2|3|4|5|6|7|8|9|10|11|12|18|one|two|three|four|five|six|seven|eight|nine|ten|eleven month|week|months|weeks|mth old",
         "elderly", "old age", "pensioner", "disabled", "disability", "disabilities", "vulnerable", "frail", "poorly",
-        "ill", "illness", "sick", "cancer", "chemo*", "asthma*", "copd", "heart condition|problems", "diabetic",
+        "ill", "illness", "cancer", "chemo*", "asthma*", "copd", "heart condition|problems", "diabetic",
         "oxygen", "terminal*", "kids", "children", "child", "my son|daughter", "grandchildren", "dementia",
         "wheelchair", "bedbound", "bed bound", "housebound", "my nan|gran|grandma|grandad|grandfather|grandmother",
-        "my mum|dad|mother|father is 7*|8*|9*", "aged 7*|8*|9*", "in her|his 70s|80s|90s|seventies|eighties|nineties",
+        "my mum|dad|mother|father|nan|gran is 7*|8*|9*", "aged 7*|8*|9*", "in her|his|their 70s|80s|90s|seventies|eighties|nineties",
         "hypothermia", "medical condition", "health condition", "sickle cell", "arthritis", "just had surgery",
-        "operation", "immunocompromised", "carer", "blue",
+        "operation", "immunocompromised", "carer",
     ],
-    "cond:mould": ["mould|mold|mouldy|moldy|damp|black mould|fungus|condensation|mildew"],
+    "cond:mould": ["mould|mold|mouldy|moldy|damp|fungus|condensation|mildew"],
     "cond:health": [
         "cough*", "asthma*", "chest infection|infections|problems", "chesty", "breathing", "breathe", "wheez*",
         "inhaler", "hospital", "a&e", "gp|doctor|doctors|dr says|said|has|told", "ill", "sick", "poorly", "infection",
         "respiratory", "lungs", "allergic", "allergy", "allergies", "health", "rash", "eczema", "bronch*", "pneumonia",
-        "making us|him|her|them|me|my ill|sick|poorly", "affecting my|our|his|her health|breathing|chest",
+        "making us|him|her|them|me ill|sick|poorly", "making my son|daughter|kids|baby|children|son's|daughter's ill|sick|poorly|asthma|chest", "affecting my|our|his|her health|breathing|chest",
     ],
     # --- advocates ------------------------------------------------------------
     "adv": [
-        "on behalf of", "on her|his|their|my mum's|my dad's behalf", "behalf of my|our|the",
-        "writing|emailing|texting|messaging|contacting|complaining|calling for|about my|our mum|mother|dad|father|nan|gran|grandmother|grandfather|grandma|grandad|son|daughter|brother|sister|aunt|uncle|client|tenant|friend|neighbour|wife|husband|partner",
-        "my client|clients", "my service user", "our client|clients|service user|tenant|resident", "the tenant|resident i support",
+        "on behalf of", "on her|his|their|my+mum's|my+dad's|my+mother's|my+father's behalf", "behalf of my|our|the",
+        "writing|emailing|texting|messaging|contacting|complaining|calling|here for|about|on my|our mum|mother|dad|father|nan|gran|grandmother|grandfather|grandma|grandad|son|daughter|brother|sister|aunt|uncle|client|elderly",
+        "my client|clients", "my service user", "our client|clients|service+user", "the tenant|resident i support",
         "support worker", "key worker", "keyworker", "social worker", "care worker", "advocate", "advocacy",
         "caseworker", "case worker", "outreach worker", "tenancy support", "floating support", "citizens advice",
-        "i support|help|care for", "i am|i'm her|his|their|the carer|daughter|son|advocate|support|sister|brother|niece|nephew",
-        "her|his|their carer|advocate|support worker|social worker", "my mum's|mums|my dad's|dads|my nan's|my gran's|my mother's|my father's|my sister's|my brother's flat|house|home|boiler|kitchen|bathroom|tenancy|landlord|property|place",
-        "my mum|dad|mother|father|nan|gran|son|daughter|sister|brother is|who is your|a tenant|resident",
-        "my mum|dad|mother|father|nan|gran|grandmother|grandfather|aunt|uncle lives|has lived|is living",
-        "she|he has asked me", "asked me to write|contact|email|get in touch", "with her|his|their consent|permission",
+        "i support", "i+am|i'm her|his|their|the carer|daughter|son|advocate|sister|brother|niece|nephew|granddaughter|grandson",
+        "her|his|their carer|advocate|support+worker|social+worker", "my mum's|mums|dad's|dads|nan's|gran's|mother's|father's|sister's|brother's|grandmother's|grandad's flat|house|home|boiler|kitchen|bathroom|tenancy|landlord|property|place|heating",
+        "my mum|dad|mother|father|nan|gran|son|daughter|sister|brother is+your|is+a|who+is+your|who+is+a tenant|resident",
+        "my mum|dad|mother|father|nan|gran|grandmother|grandfather|aunt|uncle lives|has+lived|is+living",
+        "she|he has asked me", "asked me to write|contact|email|get+in+touch", "with her|his|their consent|permission",
         "consent form", "authority to act", "power of attorney", "lpa", "appointee", "acting for", "act for",
         "speak for her|him|them", "my constituent", "a constituent", "for my constituent",
     ],
     # --- adjustments ----------------------------------------------------------
     "adj:deaf": [
         "deaf", "deafness", "hard of hearing", "hearing impaired|impairment|loss|aid|aids", "bsl", "british sign language",
-        "sign language", "lip read|reads|reading", "lipread", "can't|cant|cannot|ca n't hear", "relay uk", "textrelay",
+        "sign language", "lip read|reads|reading", "lipread", "relay uk", "textrelay",
         "text relay", "minicom",
     ],
     "adj:sight_loss": [
         "blind", "partially sighted", "visually impaired", "visual impairment", "sight loss", "sight impaired",
         "large print", "big print", "bigger print", "braille", "screen reader", "screenreader", "macular*",
-        "glaucoma", "registered blind", "can't|cant|cannot|ca n't see", "losing my sight", "lost my sight", "poor eyesight",
+        "glaucoma", "registered blind", "losing my sight", "lost my sight", "poor eyesight",
         "audio format", "read it out",
     ],
     "adj:dyslexia": [
         "dyslexic", "dyslexia", "struggle|struggles|struggling with reading|writing|spelling", "difficulty|trouble|problems reading|writing",
-        "can't|cant|cannot|ca n't read|write well|very well|properly", "not good at|with reading|writing|spelling", "bad at reading|spelling",
-        "reading difficulties", "spelling is bad|terrible", "excuse|sorry about my|the spelling",
+        "can't|cant|cannot read|write well|very+well|properly", "not good at|with reading|writing|spelling", "bad at reading|spelling",
+        "reading difficulties", "spelling is bad|terrible", "excuse|sorry about? my|the spelling",
     ],
     "adj:learning_disability": [
         "learning disability|disabilities|difficulty|difficulties", "explain|explained things|it simply|slowly",
         "simple words|language|english", "easy read", "easy-read", "plain english|language", "down's syndrome",
-        "downs syndrome", "learning needs", "keep it simple", "doesn't|does n't|dont|don't|do n't understand letters|forms",
+        "downs syndrome", "learning needs", "keep it simple", "doesn't|dont|don't understand letters|forms",
     ],
     "adj:cognitive": [
         "dementia", "alzheimer*", "memory problems|loss|issues", "poor memory", "forgets|forgetful|forgetting",
-        "brain injury", "head injury", "confused|confusion", "stroke", "memory is", "cognitive", "doesn't|does n't remember",
+        "brain injury", "head injury", "gets confused", "easily confused", "stroke", "memory is", "cognitive", "doesn't|does n't remember",
     ],
     "adj:mental_health": [
-        "anxiety", "anxious", "depression", "depressed", "ptsd", "mental health", "bipolar", "schizophreni*",
-        "panic attack|attacks", "ocd", "agoraphobi*", "breakdown", "psychosis", "psychiatric", "mentally",
+        "anxiety", "depression", "depressed", "ptsd", "mental health", "bipolar", "schizophreni*",
+        "panic attack|attacks", "ocd", "agoraphobi*", "nervous breakdown", "psychosis", "psychiatric", "mentally",
         "personality disorder", "eating disorder", "trauma", "traumatised", "severe anxiety",
     ],
     "adj:mobility": [
         "wheelchair", "bedbound", "bed bound", "bed-bound", "housebound", "mobility", "zimmer", "walking frame",
-        "walking stick", "crutches", "can't|cant|cannot|ca n't walk|manage the stairs|manage stairs|do stairs|get up|get down|climb",
+        "walking stick", "crutches", "can't|cant|cannot walk|climb", "manage|do the? stairs",
         "amputee", "paralys*", "paraplegic", "disabled access", "ramp", "stairlift", "stair lift", "scooter",
-        "limited movement", "physical disability", "ms", "multiple sclerosis", "frame", "hoist",
+        "limited movement", "physical disability", "multiple sclerosis", "hoist",
     ],
     "adj:phone_only": [
         "phone|ring|call me only", "only phone|ring|call", "by phone only", "phone only", "contact me by phone|telephone",
-        "please ring|call|phone me", "ring me instead", "call me instead", "rather than write|writing|email|letter|letters",
-        "no internet", "no email", "don't|dont|do n't have|use|do email|internet|computer|a computer",
-        "not on email", "can't|cant|cannot|ca n't read letters|emails|email|read", "no computer", "not online",
+        "rather than write|writing|email|emails|letter|letters",
+        "no internet", "no email", "don't|dont have|use|do email|internet|computer|a+computer|a+smartphone",
+        "not on email", "can't|cant|cannot read letters|emails|email", "no computer", "not online",
     ],
     "adj:written_only": [
         "in writing only", "only in writing", "writing only", "email only", "by email only", "text only",
-        "texts only", "only text|email|write", "put it in writing", "in writing please", "please email|text|write",
-        "don't|dont|do n't|please don't|please do n't phone|ring|call", "can't|cant|cannot|ca n't use|do|speak on|talk on the? phone|phones|telephone|calls",
-        "not phone|ring|call me", "no phone calls", "no calls", "contact me by email|text|letter|writing",
-        "by email|text|letter please", "struggle with phone|phones|calls", "cannot take calls",
+        "texts only", "only text|email|write", "in writing please",
+        "don't|dont phone|ring|call", "can't|cant|cannot use|do|speak+on|talk+on|hear+on|answer the? phone|phones|telephone|calls",
+        "not phone|ring|call me", "no phone calls", "no calls", "struggle with phone|phones|calls", "cannot take calls",
     ],
     "adj:interpreter": [
         "interpreter|interpreters|interpreting|translator|translators|translation|translated|translate",
-        "english is not my|her|his|their first language", "english not my|her|his|their first language",
-        "no english", "little english", "not much english", "poor english", "my english is not good|bad|poor|not",
-        "don't|dont|do n't speak english", "doesn't|does n't speak english", "only speak|speaks", "speak|speaks only",
+        "english is+not|isn't|not my|her|his|their first language",
+        "no english", "little english", "not much english", "poor english", "very little english", "limited english", "my english is|not good|bad|poor|very+bad|not+good|not+very+good",
+        "don't|dont|doesn't|cannot|can't speak english", "do+not|does+not speak english", "only speak|speaks", "speak|speaks only",
         "cymraeg", "gymraeg", "yn gymraeg", "siarad cymraeg", "in welsh", "welsh speaker", "welsh language",
     ],
 }
@@ -314,78 +317,72 @@ EXCLUSION_CUES = {
 _NEGATORS = frozenset({"no", "not", "n't", "never", "without", "isn't", "wasn't", "dont", "don't", "nt"})
 
 
-def _token_spec(word: str) -> dict:
-    op = None
-    if word == "_":
-        return {"OP": "?"}
-    if word == "__":
-        return {"OP": "{0,3}"}
-    if len(word) > 1 and word.endswith("?"):
-        word, op = word[:-1], "?"
-    alternatives = word.split("|")
-    if any(a.endswith("*") or a.startswith("\\") for a in alternatives):
-        regex = "^(?:" + "|".join(
-            a if a.startswith("\\") else re.escape(a[:-1]) + ".*" if a.endswith("*") else re.escape(a) + "$"
-            for a in alternatives
-        ) + ")"
-        spec: dict = {"LOWER": {"REGEX": regex}}
-    elif len(alternatives) > 1:
-        spec = {"LOWER": {"IN": alternatives}}
-    else:
-        spec = {"LOWER": word}
-    if op:
-        spec["OP"] = op
-    return spec
+def _expand(phrase: str) -> list[str]:
+    """All the literal phrases a pattern stands for (alternatives "|", optional "?", "+" joins words)."""
+    options: list[list[str]] = [[]]
+    for slot in phrase.split():
+        optional = len(slot) > 1 and slot.endswith("?")
+        alternatives = [a.replace("+", " ") for a in (slot[:-1] if optional else slot).split("|")]
+        if optional:
+            alternatives.append("")
+        options = [words + [a] if a else words for words in options for a in alternatives]
+    return [" ".join(words) for words in options if words]
+
+
+def _prefixes() -> tuple[str, ...]:
+    found = set()
+    for phrases in PATTERNS.values():
+        for phrase in phrases:
+            for slot in phrase.split():
+                for a in slot.rstrip("?").split("|"):
+                    if a.endswith("*") and "+" not in a:
+                        found.add(a[:-1])
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 @lru_cache(maxsize=1)
 def _pipeline():
-    """The blank tokenizer and the compiled matcher, built once per process."""
+    """The blank tokenizer and the matchers, built once per process.
+
+    Patterns are expanded to literal phrases for spaCy's PhraseMatcher (hash look-ups, fast);
+    "word*" prefixes are handled by mapping every token that starts with a known prefix to
+    the token "word*" before matching, in the patterns and in the message alike.
+    """
     import spacy
-    from spacy.matcher import Matcher
+    from spacy.matcher import Matcher, PhraseMatcher
 
     nlp = spacy.blank("en")
-    matcher = Matcher(nlp.vocab)
+    prefixes = _prefixes()
+    matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
     for label, phrases in PATTERNS.items():
-        patterns = []
-        for phrase in phrases:
-            tokens = []
-            for word in phrase.split():
-                tokens.extend(_token_spec(w) for w in _split_apostrophes(word))
-            patterns.append(tokens)
-        matcher.add(label, patterns)
+        literal = sorted({p for phrase in phrases for p in _expand(phrase)})
+        docs = []
+        for doc in nlp.tokenizer.pipe(literal):
+            words = [_canonical(t.text, prefixes) for t in doc]
+            docs.append(Doc(nlp.vocab, words=words))
+        matcher.add(label, docs)
     interp = Matcher(nlp.vocab)
-    lang = {"LOWER": {"IN": list(LANGUAGES)}}
+    lang = {"ORTH": {"IN": list(LANGUAGES)}}
     interp.add(
         "lang",
         [
-            [lang, {"LOWER": {"IN": ["interpreter", "interpreters", "translator", "translation", "speaker", "speaking", "speakers"]}}],
-            [{"LOWER": {"IN": ["speak", "speaks", "speaking", "in", "into", "understand", "understands", "read", "reads"]}}, {"LOWER": "only", "OP": "?"}, lang],
-            [{"LOWER": {"IN": ["interpreter", "translator", "translation", "translated", "translate"]}}, {"LOWER": {"IN": ["for", "in", "into", "to", "speaking"]}}, {"OP": "?"}, lang],
-            [lang, {"LOWER": {"IN": ["only", "please", "language"]}}],
-            [{"LOWER": "first"}, {"LOWER": "language"}, {"LOWER": {"IN": ["is", "was"]}}, lang],
-            [{"LOWER": "my"}, {"LOWER": "language"}, {"LOWER": "is"}, lang],
+            [lang, {"ORTH": {"IN": ["interpreter", "interpreters", "translator", "translation", "speaker", "speaking", "speakers"]}}],
+            [{"ORTH": {"IN": ["speak", "speaks", "speaking", "in", "into", "understand", "understands", "read", "reads"]}}, {"ORTH": "only", "OP": "?"}, lang],
+            [{"ORTH": {"IN": ["interpreter", "translator", "translation", "translated", "translate"]}}, {"ORTH": {"IN": ["for", "in", "into", "to", "speaking"]}}, {"OP": "?"}, lang],
+            [lang, {"ORTH": {"IN": ["only", "please", "language"]}}],
+            [{"ORTH": "first"}, {"ORTH": "language"}, {"ORTH": {"IN": ["is", "was"]}}, lang],
+            [{"ORTH": "my"}, {"ORTH": "language"}, {"ORTH": "is"}, lang],
         ],
     )
-    return nlp, matcher, interp
+    return nlp, matcher, interp, prefixes
 
 
-def _split_apostrophes(word: str) -> list[str]:
-    """spaCy splits "can't" into "ca" "n't" and "mum's" into "mum" "'s": mirror that in patterns."""
-    if "'" not in word or word.startswith("\\"):
-        return [word]
-    alternatives = word.split("|")
-    if len(alternatives) == 1:
-        w = alternatives[0]
-        if w.endswith("n't") and len(w) > 3:
-            head = w[:-3]
-            return [{"can": "ca", "won": "wo"}.get(head, head), "n't"]
-        if w.endswith("'s") or w.endswith("'ll") or w.endswith("'ve") or w.endswith("'m") or w.endswith("'re") or w.endswith("'d"):
-            head, tail = w.split("'", 1)
-            return [head, "'" + tail]
-        return [w]
-    # Several alternatives with apostrophes: keep the plain ones and the common contractions as one token.
-    return ["|".join(a.replace("'", "") if a.endswith("n't") else a for a in alternatives if "'" not in a or a.endswith("n't"))]
+def _canonical(word: str, prefixes: tuple[str, ...]) -> str:
+    if word.startswith(prefixes):
+        for prefix in prefixes:
+            if word.startswith(prefix):
+                return prefix + "*"
+    return word
 
 
 def normalise(text: str) -> str:
@@ -424,19 +421,24 @@ def _negated(doc, start: int) -> bool:
     return any(doc[i].lower_ in _NEGATORS for i in range(max(0, start - 3), start))
 
 
+# A crime word counts against staff only when a staff word is this close (characters).
+_CRIME_STAFF_WINDOW = 250
 # Longest text the rule layer reads: bounds the time spent on a 100 KB paste.
 MAX_RULE_CHARS = 20_000
 
 
 def analyse(text: str, received_at: date | None = None) -> RuleResult:
     """Run every rule over `text` (one view of a message)."""
-    nlp, matcher, interp = _pipeline()
+    nlp, matcher, interp, prefixes = _pipeline()
     lower = normalise(text[:MAX_RULE_CHARS])
     doc = nlp.make_doc(lower)
+    words = [t.text for t in doc]
+    canonical = [_canonical(w, prefixes) for w in words]
+    matched_doc = doc if canonical == words else Doc(nlp.vocab, words=canonical)
     result = RuleResult()
     vocab_strings = nlp.vocab.strings
     by_label: dict[str, list[Hit]] = {}
-    for match_id, start, end in matcher(doc):
+    for match_id, start, end in matcher(matched_doc):
         label = vocab_strings[match_id]
         span = doc[start:end]
         hit = Hit(label, span.start_char, span.end_char)
@@ -450,8 +452,15 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
 
     # Exclusion cues.
     if "cue:crime" in by_label and "cue:staff" in by_label:
-        result.exclusion_cues["criminal_allegation"] = by_label["cue:crime"][:2] + by_label["cue:staff"][:1]
-        tokens.add("x:crime_by_staff")
+        near = [
+            (c, st)
+            for c in by_label["cue:crime"]
+            for st in by_label["cue:staff"]
+            if abs(c.start - st.start) <= _CRIME_STAFF_WINDOW
+        ]
+        if near:
+            result.exclusion_cues["criminal_allegation"] = [near[0][0], near[0][1]]
+            tokens.add("x:crime_by_staff")
     for reason, label in EXCLUSION_CUES.items():
         if reason == "criminal_allegation":
             continue

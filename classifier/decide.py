@@ -1,0 +1,153 @@
+"""From one message to a `Triage`: clean, run the rules, score with the model, combine.
+
+How the parts are combined (TRIAGE_GUIDE.md):
+- The category is the model's (it reads the rule tokens as features, so a cue
+  like "claim issued at court" or "since 2019 and still" moves it), then:
+  a model `exclusion` with a *threat* of court and no started proceedings, or
+  an `out_of_time` reason while the dates say it is still going on, falls
+  back to `complaint` (guide rule 3: without a clear cue, doubt goes to the
+  resident).
+- The exclusion reason is the rule cue's when the rules found one (the model
+  breaks ties between several), else the reason model's.
+- `urgent` is set by a rule hit or by the urgent model; `advocate` likewise;
+  adjustments come from the rules (a closed list of codes).
+- `needs_review` when the confidence is under `REVIEW_THRESHOLD` or the
+  category is `exclusion` (only staff decide exclusions).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import numpy as np
+
+from classifier.features import ModelInput, prepare_text
+from classifier.model import CompiledModel
+from classifier.rules import RuleResult, analyse
+from classifier.textclean import View, clean
+from classifier.types import CATEGORIES, EXCLUSION_REASONS, Evidence, Triage
+
+# Below this calibrated confidence a person looks at the triage. Chosen from the
+# calibration curve of the held-out split (training_data/README.md, "Review threshold").
+REVIEW_THRESHOLD = 0.70
+# Flag thresholds for the two binary heads: low, because a missed risk costs more than a look.
+URGENT_THRESHOLD = 0.35
+ADVOCATE_THRESHOLD = 0.5
+# Rule cues that decide a category on their own, only when the model already leans that way.
+_CATEGORY_LEAN = 0.25
+MAX_EVIDENCE = 8
+
+
+def prepare(text: str, received_at: date | None) -> tuple[ModelInput, RuleResult, View, View]:
+    """Clean a message and run the rules: what training and classifying both start from."""
+    cleaned = clean(text)
+    rules = analyse(cleaned.rules.text, received_at)
+    return ModelInput(prepare_text(cleaned.model.text), tuple(rules.tokens)), rules, cleaned.rules, cleaned.model
+
+
+def _span(view: View, original: str, start: int, end: int, label: str) -> Evidence:
+    o_start, o_end = view.to_original(start, end)
+    return Evidence(o_start, o_end, label, original[o_start:o_end])
+
+
+def _word_span(view: View, original: str, gram: str, label: str) -> Evidence | None:
+    """Find a model feature (a word or two) in the message, for evidence."""
+    words = gram.split()
+    if any("0" in w for w in words):
+        return None
+    pattern = r"\b" + r"\W+".join(re.escape(w) for w in words) + r"\b"
+    match = re.search(pattern, view.text, flags=re.IGNORECASE)
+    if not match:
+        return None
+    return _span(view, original, match.start(), match.end(), label)
+
+
+def decide(model: CompiledModel, text: str, received_at: date | None = None) -> Triage:
+    doc, rules, rules_view, model_view = prepare(text, received_at)
+    heads = model.scores(doc)
+    probabilities = heads["category"]
+    category = CATEGORIES[int(np.argmax(probabilities))]
+    confidence = float(np.max(probabilities))
+    evidence: list[Evidence] = []
+    reason: str | None = None
+    dates = rules.dates
+
+    if category == "exclusion":
+        reason_probs = heads["reason"]
+        cue_reasons = [r for r in rules.exclusion_cues]
+        if cue_reasons:
+            reason = max(cue_reasons, key=lambda r: reason_probs[EXCLUSION_REASONS.index(r)])
+        else:
+            reason = EXCLUSION_REASONS[int(np.argmax(reason_probs))]
+        if (reason == "legal_proceedings" and rules.legal_threat_only and "legal_proceedings" not in rules.exclusion_cues) or (
+            reason == "out_of_time" and dates is not None and dates.ongoing and not dates.ended
+        ):
+            category, reason = "complaint", None
+            confidence = float(probabilities[CATEGORIES.index("complaint")] + probabilities[CATEGORIES.index("exclusion")])
+    elif category == "complaint" and rules.exclusion_cues:
+        # A strong cue on a complaint the model half-thought was an exclusion: route to staff as one.
+        p_excl = float(probabilities[CATEGORIES.index("exclusion")])
+        if p_excl >= _CATEGORY_LEAN:
+            reason_probs = heads["reason"]
+            reason = max(rules.exclusion_cues, key=lambda r: reason_probs[EXCLUSION_REASONS.index(r)])
+            if not (reason == "out_of_time" and dates is not None and dates.ongoing):
+                category = "exclusion"
+                confidence = p_excl + float(probabilities[CATEGORIES.index("complaint")])
+            else:
+                reason = None
+
+    if reason and reason in rules.exclusion_cues:
+        for hit in rules.exclusion_cues[reason][:2]:
+            evidence.append(_span(rules_view, text, hit.start, hit.end, f"exclusion:{reason}"))
+
+    urgent_kinds = list(rules.urgent)
+    urgent = bool(urgent_kinds) or float(heads["urgent"][0]) >= URGENT_THRESHOLD
+    urgent_kind = urgent_kinds[0] if urgent_kinds else ("other" if urgent else None)
+    for kind in urgent_kinds[:2]:
+        for hit in rules.urgent[kind][:2]:
+            evidence.append(_span(rules_view, text, hit.start, hit.end, f"urgent:{kind}"))
+
+    advocate = float(heads["advocate"][0]) >= ADVOCATE_THRESHOLD or (bool(rules.advocate) and float(heads["advocate"][0]) >= 0.2)
+    if advocate:
+        for hit in rules.advocate[:1]:
+            evidence.append(_span(rules_view, text, hit.start, hit.end, "advocate"))
+
+    adjustments = tuple(sorted(rules.adjustments))
+    for code in adjustments:
+        hit = rules.adjustments[code][0]
+        evidence.append(_span(rules_view, text, hit.start, hit.end, f"adjustment:{code}"))
+
+    if category != "exclusion" or not evidence:
+        output = CATEGORIES.index(category)
+        for gram, _ in model.contributions(doc, output)[:3]:
+            found = _word_span(model_view, text, gram, category)
+            if found:
+                evidence.append(found)
+    evidence = _dedupe(evidence)[:MAX_EVIDENCE]
+
+    confidence = min(1.0, confidence)
+    return Triage(
+        category=category,
+        confidence=round(confidence, 4),
+        exclusion_reason=reason if category == "exclusion" else None,
+        urgent=urgent,
+        urgent_kind=urgent_kind,
+        advocate=advocate,
+        adjustments=adjustments,
+        needs_review=category == "exclusion" or confidence < REVIEW_THRESHOLD,
+        evidence=tuple(evidence),
+        model_version=model.metadata.get("version", ""),
+        probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities)},
+    )
+
+
+def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
+    seen = set()
+    out = []
+    for e in evidence:
+        key = (e.start, e.end, e.label)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out

@@ -1,0 +1,62 @@
+"""What the model reads: word 1-2 grams, character 2-5 grams inside word boundaries, and rule tokens.
+
+The same functions serve training (as scikit-learn analyzers) and classification
+(the compiled model in `classifier.model`), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from classifier.rules import normalise
+
+_WORD = re.compile(r"(?u)\b\w+\b")
+_DIGITS = re.compile(r"\d")
+# The longest text the model reads; the rest of a very long message adds little and costs time.
+MAX_MODEL_CHARS = 6_000
+CHAR_NGRAM_RANGE = (2, 5)
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One message as the model sees it: the cleaned text, and the rule layer's tokens."""
+
+    text: str  # normalised (lower-case) model view of the message
+    rule_tokens: tuple[str, ...]
+
+
+def prepare_text(model_view_text: str) -> str:
+    text = normalise(model_view_text[:MAX_MODEL_CHARS])
+    return _DIGITS.sub("0", text)  # flat 12 and flat 47 are the same feature
+
+
+def word_features(doc: ModelInput) -> list[str]:
+    words = _WORD.findall(doc.text)
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+_char_cache: dict[str, list[str]] = {}
+_CHAR_CACHE_MAX = 200_000
+
+
+def _word_char_ngrams(word: str) -> list[str]:
+    grams = _char_cache.get(word)
+    if grams is None:
+        padded = f" {word} "
+        lo, hi = CHAR_NGRAM_RANGE
+        grams = [padded[i : i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
+        if len(_char_cache) < _CHAR_CACHE_MAX:
+            _char_cache[word] = grams
+    return grams
+
+
+def char_features(doc: ModelInput) -> list[str]:
+    out: list[str] = []
+    for word in doc.text.split():
+        out.extend(_word_char_ngrams(word))
+    return out
+
+
+def rule_features(doc: ModelInput) -> list[str]:
+    return list(doc.rule_tokens)

@@ -1,0 +1,236 @@
+"""Training the scikit-learn pipeline, and the compiled form that classifies.
+
+Training builds a scikit-learn `Pipeline`: a `FeatureUnion` of word 1-2 gram
+TF-IDF, character 2-5 gram TF-IDF (within word boundaries) and the rule
+layer's tokens, into a `LinearSVC` wrapped in `CalibratedClassifierCV`
+(Platt sigmoid, 5 stratified folds, fixed seeds). Beside it three small
+logistic regressions on the same features: the exclusion reason, `urgent`
+and `advocate`.
+
+Classifying one message through scikit-learn costs milliseconds of input
+checking, so the fitted pipeline is *compiled* to plain arrays: the
+vocabularies, the idf weights and one coefficient matrix holding every head.
+`CompiledModel.scores` reproduces `predict_proba` exactly (training checks
+it), needs only numpy, and takes tens of microseconds.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from classifier.features import ModelInput, char_features, rule_features, word_features
+from classifier.types import CATEGORIES, EXCLUSION_REASONS
+
+SEED = 20240401  # the Code became statutory on 1 April 2024
+FORMAT_VERSION = 1
+WORD_WEIGHT = 1.0
+CHAR_WEIGHT = 1.0
+RULE_WEIGHT = 0.6
+SVC_C = 0.4
+HEAD_C = 4.0
+
+
+@dataclass
+class CompiledModel:
+    """Everything `classify` needs, as plain arrays and dicts (no scikit-learn at classify time)."""
+
+    word_vocab: dict[str, int]
+    char_vocab: dict[str, int]
+    rule_vocab: dict[str, int]
+    word_idf: np.ndarray
+    char_idf: np.ndarray
+    weights: np.ndarray  # (n_features, n_outputs): category | reason | urgent | advocate
+    bias: np.ndarray  # (n_outputs,)
+    sigmoid_a: np.ndarray  # Platt scaling of the category scores, per category
+    sigmoid_b: np.ndarray
+    categories: tuple[str, ...] = CATEGORIES
+    reasons: tuple[str, ...] = EXCLUSION_REASONS
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def n_categories(self) -> int:
+        return len(self.categories)
+
+    def _block(self, grams: list[str], vocab: dict[str, int], idf: np.ndarray, offset: int, weight: float):
+        counts = Counter(idx for g in grams if (idx := vocab.get(g)) is not None)
+        if not counts:
+            return [], []
+        idx = list(counts)
+        values = np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(idx))) + 1.0
+        values *= idf[idx]
+        norm = math.sqrt(float(values @ values))
+        values *= weight / norm
+        return [i + offset for i in idx], values.tolist()
+
+    def vectorize(self, doc: ModelInput) -> tuple[np.ndarray, np.ndarray]:
+        n_word, n_char = len(self.word_vocab), len(self.char_vocab)
+        wi, wv = self._block(word_features(doc), self.word_vocab, self.word_idf, 0, WORD_WEIGHT)
+        ci, cv = self._block(char_features(doc), self.char_vocab, self.char_idf, n_word, CHAR_WEIGHT)
+        ri = [n_word + n_char + i for t in rule_features(doc) if (i := self.rule_vocab.get(t)) is not None]
+        idx = np.array(wi + ci + ri, dtype=np.int64)
+        values = np.array(wv + cv + [RULE_WEIGHT] * len(ri), dtype=np.float64)
+        return idx, values
+
+    def scores(self, doc: ModelInput) -> dict[str, np.ndarray]:
+        """Probabilities of every head for one message."""
+        idx, values = self.vectorize(doc)
+        raw = values @ self.weights[idx] + self.bias if len(idx) else self.bias.copy()
+        return self._heads(raw)
+
+    def contributions(self, doc: ModelInput, output: int) -> list[tuple[str, float]]:
+        """Word features ranked by how much they pushed `output` up (for evidence)."""
+        idx, values = self.vectorize(doc)
+        n_word = len(self.word_vocab)
+        inverse = {i: g for g, i in self.word_vocab.items()} if not hasattr(self, "_inverse") else self._inverse
+        self._inverse = inverse
+        contrib = values * self.weights[idx, output]
+        ranked = sorted(((float(c), int(i)) for c, i in zip(contrib, idx) if i < n_word and c > 0), reverse=True)
+        return [(inverse[i], c) for c, i in ranked]
+
+    def _heads(self, raw: np.ndarray) -> dict[str, np.ndarray]:
+        k, r = self.n_categories, len(self.reasons)
+        category = 1.0 / (1.0 + np.exp(self.sigmoid_a * raw[:k] + self.sigmoid_b))
+        total = category.sum()
+        category = category / total if total > 0 else np.full(k, 1.0 / k)
+        reason_raw = raw[k : k + r]
+        reason = np.exp(reason_raw - reason_raw.max())
+        reason /= reason.sum()
+        urgent = 1.0 / (1.0 + math.exp(-raw[k + r]))
+        advocate = 1.0 / (1.0 + math.exp(-raw[k + r + 1]))
+        return {"category": category, "reason": reason, "urgent": np.array([urgent]), "advocate": np.array([advocate])}
+
+
+# ---------------------------------------------------------------------------
+# Training (scikit-learn is imported only here)
+# ---------------------------------------------------------------------------
+
+
+def build_pipeline():
+    """The scikit-learn pipeline for the category, unfitted."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
+    features = FeatureUnion(
+        [
+            ("words", TfidfVectorizer(analyzer=word_features, sublinear_tf=True, min_df=2, lowercase=False)),
+            ("chars", TfidfVectorizer(analyzer=char_features, sublinear_tf=True, min_df=2, lowercase=False)),
+            ("rules", CountVectorizer(analyzer=rule_features, binary=True, lowercase=False)),
+        ],
+        transformer_weights={"words": WORD_WEIGHT, "chars": CHAR_WEIGHT, "rules": RULE_WEIGHT},
+    )
+    svc = LinearSVC(C=SVC_C, class_weight="balanced", random_state=SEED, max_iter=5000)
+    calibrated = CalibratedClassifierCV(
+        svc, method="sigmoid", cv=StratifiedKFold(5, shuffle=True, random_state=SEED), ensemble=False
+    )
+    return Pipeline([("features", features), ("classifier", calibrated)])
+
+
+def _logistic(class_weight=None):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=HEAD_C, max_iter=3000, class_weight=class_weight, random_state=SEED)
+
+
+@dataclass
+class TrainedModels:
+    pipeline: object
+    reason: object
+    urgent: object
+    advocate: object
+
+
+def fit(docs: list[ModelInput], categories: list[str], reasons: list[str | None], urgent: list[bool],
+        advocate: list[bool]) -> TrainedModels:  # fmt: skip
+    """Fit the pipeline and the three heads on prepared inputs. Deterministic for the same inputs."""
+    pipeline = build_pipeline()
+    pipeline.fit(docs, categories)
+    X = pipeline.named_steps["features"].transform(docs)
+    excluded = [i for i, r in enumerate(reasons) if r]
+    reason_model = _logistic(class_weight="balanced")
+    reason_labels = [reasons[i] for i in excluded]
+    present = sorted(set(reason_labels))
+    if len(present) >= 2:
+        reason_model.fit(X[excluded], reason_labels)
+    else:
+        reason_model = None
+    urgent_model = _logistic(class_weight="balanced").fit(X, urgent) if len(set(urgent)) == 2 else None
+    advocate_model = _logistic(class_weight="balanced").fit(X, advocate) if len(set(advocate)) == 2 else None
+    return TrainedModels(pipeline, reason_model, urgent_model, advocate_model)
+
+
+def compile_models(models: TrainedModels, metadata: dict) -> CompiledModel:
+    """Flatten the fitted models into one coefficient matrix and plain vocabularies."""
+    features = models.pipeline.named_steps["features"]
+    words, chars, rules = (features.transformer_list[i][1] for i in range(3))
+    n_features = len(words.vocabulary_) + len(chars.vocabulary_) + len(rules.vocabulary_)
+    calibrated = models.pipeline.named_steps["classifier"]
+    (cc,) = calibrated.calibrated_classifiers_
+    svc = cc.estimator
+    class_order = list(calibrated.classes_)
+    k, r = len(CATEGORIES), len(EXCLUSION_REASONS)
+    weights = np.zeros((n_features, k + r + 2))
+    bias = np.zeros(k + r + 2)
+    sig_a = np.zeros(k)
+    sig_b = np.full(k, 50.0)  # a category never seen in training gets probability ~0
+    for j, label in enumerate(class_order):
+        col = CATEGORIES.index(label)
+        weights[:, col] = svc.coef_[j] if len(class_order) > 2 else (svc.coef_[0] if j == 1 else -svc.coef_[0])
+        bias[col] = svc.intercept_[j] if len(class_order) > 2 else (svc.intercept_[0] if j == 1 else -svc.intercept_[0])
+        sig_a[col] = cc.calibrators[j].a_
+        sig_b[col] = cc.calibrators[j].b_
+    if models.reason is not None:
+        coef = models.reason.coef_
+        for j, label in enumerate(models.reason.classes_):
+            col = k + EXCLUSION_REASONS.index(label)
+            if coef.shape[0] == 1:  # binary: sklearn keeps one row for classes_[1]
+                weights[:, col] = coef[0] * (1 if j == 1 else 0)
+                bias[col] = models.reason.intercept_[0] * (1 if j == 1 else 0)
+            else:
+                weights[:, col] = coef[j]
+                bias[col] = models.reason.intercept_[j]
+        missing = [c for c in range(k, k + r) if EXCLUSION_REASONS[c - k] not in models.reason.classes_]
+        bias[missing] = -50.0
+    else:
+        bias[k : k + r] = 0.0
+    for offset, head in ((k + r, models.urgent), (k + r + 1, models.advocate)):
+        if head is not None:
+            weights[:, offset] = head.coef_[0]
+            bias[offset] = head.intercept_[0]
+        else:
+            bias[offset] = -50.0
+    return CompiledModel(
+        word_vocab={g: int(i) for g, i in words.vocabulary_.items()},
+        char_vocab={g: int(i) for g, i in chars.vocabulary_.items()},
+        rule_vocab={g: int(i) for g, i in rules.vocabulary_.items()},
+        word_idf=words.idf_.astype(np.float64),
+        char_idf=chars.idf_.astype(np.float64),
+        weights=np.ascontiguousarray(weights),
+        bias=bias,
+        sigmoid_a=sig_a,
+        sigmoid_b=sig_b,
+        metadata=metadata,
+    )
+
+
+def check_compiled(models: TrainedModels, compiled: CompiledModel, docs: list[ModelInput], limit: int = 200) -> float:
+    """Largest difference between scikit-learn's and the compiled model's category probabilities."""
+    sample = docs[:limit]
+    expected = models.pipeline.predict_proba(sample)
+    order = [CATEGORIES.index(c) for c in models.pipeline.classes_]
+    worst = 0.0
+    for row, doc in zip(expected, sample):
+        got = compiled.scores(doc)["category"][order]
+        worst = max(worst, float(np.max(np.abs(got - row))))
+    return worst
+
+
+def timestamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
