@@ -1,0 +1,509 @@
+"""Every staff action on a case, as a plain function the console routes (and tests) call.
+
+Each function checks the member of staff's role, checks the case is in a state where the
+action makes sense, applies the change, puts any letter to the resident in the outbox through
+`intake.notify` and writes an audit event, all in the caller's transaction: the caller commits.
+
+Changes that could clash take the version of the case the member of staff was looking at.
+The version is compared and bumped in one UPDATE, so when two people act on the same case at
+once exactly one succeeds and the other gets a ConflictError that says what happened.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from classifier.types import CATEGORIES, EXCLUSION_REASONS
+from intake.cases import acknowledge, audit, case_snapshot, current_stage
+from intake.errors import CaseActionError, ConflictError, IntakeError
+from intake.models import (
+    Adjustment,
+    Advocate,
+    Case,
+    CaseStage,
+    Correction,
+    Message,
+    StaffUser,
+    uk_date,
+    utcnow,
+)
+from intake.notify import resident_route, send_letter
+from intake.outbox import enqueue
+from intake.policy import Policy
+from intake.staff_users import has_role
+
+OUTCOMES = {
+    "upheld": "upheld",
+    "partly_upheld": "partly upheld",
+    "not_upheld": "not upheld",
+    "resolved": "resolved",
+}
+MAX_NOTE_CHARS = 5_000
+MAX_MESSAGE_CHARS = 2_000
+
+# Which role each action needs (agent < complaints_officer < admin).
+REQUIRED_ROLE = {
+    "view": "agent",
+    "claim": "agent",
+    "note": "agent",
+    "reclassify": "agent",
+    "message": "agent",
+    "acknowledge": "agent",
+    "assign": "complaints_officer",
+    "confirm_exclusion": "complaints_officer",
+    "overturn_exclusion": "complaints_officer",
+    "extend": "complaints_officer",
+    "record_response": "complaints_officer",
+    "escalate": "complaints_officer",
+    "close": "complaints_officer",
+    "manage_users": "admin",
+}
+
+
+class NotAllowed(IntakeError):
+    """The member of staff's role does not include this action."""
+
+
+def can(user: StaffUser, action: str) -> bool:
+    return has_role(user, REQUIRED_ROLE[action])
+
+
+def _require(user: StaffUser, action: str) -> None:
+    if not can(user, action):
+        needed = REQUIRED_ROLE[action].replace("_", " ")
+        raise NotAllowed(f"Only a {needed} (or above) can do this.")
+
+
+def actor_name(user: StaffUser) -> str:
+    return f"staff:{user.username}"
+
+
+def today() -> date:
+    return uk_date(utcnow())
+
+
+def _text(value: str | None, what: str, limit: int = MAX_NOTE_CHARS) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise CaseActionError(f"Please give {what}.")
+    if len(value) > limit:
+        raise CaseActionError(f"{what[0].upper()}{what[1:]} is too long (at most {limit} characters).")
+    return value
+
+
+def _claim_version(session: Session, case: Case, version: int | None) -> None:
+    """Compare-and-set the case's version, then reload it. ConflictError if someone got there first."""
+    table = Case.__table__
+    condition = [table.c.id == case.id]
+    if version is not None:
+        condition.append(table.c.version == version)
+    result = session.execute(
+        update(table).where(*condition).values(version=table.c.version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise ConflictError(
+            f"Someone else changed case {case.reference} while you were looking at it. "
+            "The page now shows the latest details: please check them and try again."
+        )
+    session.refresh(case)
+
+
+def _finish(session: Session, case: Case, user: StaffUser, action: str, before: dict[str, Any], detail: str | None = None) -> Case:
+    case.updated_at = utcnow()
+    session.add(case)
+    audit(session, case, actor_name(user), action, before=before, after=case_snapshot(case), detail=detail)
+    session.flush()
+    return case
+
+
+def _complaint_stage(session: Session, case: Case) -> CaseStage:
+    if case.category != "complaint" or case.stage is None:
+        raise CaseActionError(f"Case {case.reference} is not a complaint in progress.")
+    if case.status == "closed":
+        raise CaseActionError(f"Case {case.reference} is closed.")
+    stage = current_stage(session, case)
+    if stage is None:
+        raise CaseActionError(f"Case {case.reference} has no Stage {case.stage} record.")
+    return stage
+
+
+def resident_text(session: Session, case: Case) -> str:
+    """The text the classifier judged: the first inbound message, else the summary."""
+    first = session.exec(
+        select(Message.body).where(Message.case_id == case.id, Message.direction == "in").order_by(Message.id)
+    ).first()
+    return first if first is not None else (case.summary or "")
+
+
+# Claiming and assigning ----------------------------------------------------------------------
+
+
+def claim(session: Session, case: Case, user: StaffUser, *, version: int | None = None) -> Case:
+    """Take the case. If two people claim at once, one wins and the other gets ConflictError."""
+    _require(user, "claim")
+    if case.assigned_to_id == user.id:
+        return case
+    before = case_snapshot(case)
+    table = Case.__table__
+    condition = [table.c.id == case.id, table.c.assigned_to_id.is_(None)]
+    if version is not None:
+        condition.append(table.c.version == version)
+    result = session.execute(
+        update(table).where(*condition).values(assigned_to_id=user.id, version=table.c.version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        session.refresh(case)
+        holder = session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else None
+        if holder is not None and holder.id != user.id:
+            raise ConflictError(f"{holder.display_name or holder.username} has already claimed case {case.reference}.")
+        raise ConflictError(
+            f"Someone else changed case {case.reference} while you were looking at it. Please check it and try again."
+        )
+    session.refresh(case)
+    return _finish(session, case, user, "case.claimed", before)
+
+
+def assign(
+    session: Session, case: Case, user: StaffUser, to_user: StaffUser | None, *, version: int | None = None
+) -> Case:
+    """Give the case to someone (or to nobody). Needs a complaints officer."""
+    _require(user, "assign")
+    if to_user is not None and not to_user.active:
+        raise CaseActionError(f"{to_user.username} is not an active user.")
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    case.assigned_to_id = to_user.id if to_user else None
+    detail = f"assigned to {to_user.username}" if to_user else "unassigned"
+    return _finish(session, case, user, "case.assigned", before, detail)
+
+
+# Triage: reclassify and exclusions -------------------------------------------------------------
+
+
+def _correction(session: Session, case: Case, user: StaffUser, to_category: str, to_reason: str | None, reason: str) -> Correction:
+    codes = session.exec(select(Adjustment.code).where(Adjustment.case_id == case.id).order_by(Adjustment.id)).all()
+    has_advocate = session.exec(select(Advocate.id).where(Advocate.case_id == case.id)).first() is not None
+    correction = Correction(
+        case_id=case.id,
+        staff_username=user.username,
+        text=resident_text(session, case),
+        channel=case.channel,
+        received_on=case.received_on,
+        from_category=case.category,
+        to_category=to_category,
+        from_exclusion_reason=case.exclusion_reason,
+        to_exclusion_reason=to_reason,
+        urgent=case.urgent,
+        advocate=has_advocate,
+        adjustments=list(dict.fromkeys(codes)),
+        reason=reason,
+    )
+    session.add(correction)
+    return correction
+
+
+def _open_stage1(session: Session, policy: Policy, case: Case) -> None:
+    """Make the case a Stage 1 complaint with its clock running from when it was received."""
+    case.category = "complaint"
+    case.exclusion_reason = None
+    case.stage = 1
+    case.acknowledge_by = case.acknowledge_by or policy.acknowledge_by(case.received_on)
+    case.response_due = None
+    case.status = "awaiting_acknowledgement"
+    if current_stage(session, case) is None:
+        session.add(CaseStage(case_id=case.id, stage=1, opened_on=case.received_on, acknowledge_by=case.acknowledge_by))
+
+
+def reclassify(
+    session: Session,
+    policy: Policy,
+    case: Case,
+    user: StaffUser,
+    *,
+    category: str,
+    reason: str,
+    exclusion_reason: str | None = None,
+    version: int | None = None,
+) -> Case:
+    """Change the category (with a reason). Records a Correction that teaches the classifier."""
+    _require(user, "reclassify")
+    reason = _text(reason, "a reason for the change")
+    if category not in CATEGORIES:
+        raise CaseActionError(f"Unknown category {category!r}.")
+    if category == "exclusion":
+        if exclusion_reason not in EXCLUSION_REASONS:
+            raise CaseActionError("Choose the exclusion reason.")
+        if not policy.uses_exclusion(exclusion_reason):
+            raise CaseActionError(f"{policy.landlord}'s policy does not use the exclusion {exclusion_reason!r}.")
+    else:
+        exclusion_reason = None
+    if case.status == "closed":
+        raise CaseActionError(f"Case {case.reference} is closed.")
+    if category == case.category and exclusion_reason == case.exclusion_reason:
+        raise CaseActionError(f"Case {case.reference} is already in that category.")
+    if case.category == "complaint" and (case.responded_on is not None or (case.stage or 0) > 1):
+        raise CaseActionError("A complaint that already has a response cannot be reclassified.")
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    _correction(session, case, user, category, exclusion_reason, reason)
+    if category == "complaint":
+        _open_stage1(session, policy, case)
+    else:
+        if case.category == "complaint":
+            # Not a complaint after all: it leaves the complaint figures (nothing was answered yet).
+            for stage in session.exec(select(CaseStage).where(CaseStage.case_id == case.id)).all():
+                session.delete(stage)
+        case.category = category
+        case.exclusion_reason = exclusion_reason
+        case.stage = None
+        case.acknowledged_on = None
+        if category == "exclusion":
+            case.status = "exclusion_review"
+            case.acknowledge_by = case.acknowledge_by or policy.acknowledge_by(case.received_on)
+            case.response_due = policy.exclusion_decision_by(case.received_on)
+        else:
+            case.status = "open"
+            case.acknowledge_by = None
+            case.response_due = None
+    case.needs_review = category == "exclusion"
+    case.review_reason = f"possible exclusion: {exclusion_reason}" if category == "exclusion" else None
+    return _finish(session, case, user, "case.reclassified", before, reason)
+
+
+def confirm_exclusion(
+    session: Session, policy: Policy, case: Case, user: StaffUser, *, note: str | None = None, version: int | None = None
+) -> Case:
+    """Decide the matter is excluded: the resident gets the decision letter with the Ombudsman rights."""
+    _require(user, "confirm_exclusion")
+    if case.category != "exclusion" or case.exclusion_decision is not None or not case.exclusion_reason:
+        raise CaseActionError(f"Case {case.reference} has no possible exclusion waiting for a decision.")
+    reason_words = policy.exclusion_wording(case.exclusion_reason)
+    note = (note or "").strip() or None
+    if note and len(note) > MAX_NOTE_CHARS:
+        raise CaseActionError(f"The note to the resident is too long (at most {MAX_NOTE_CHARS} characters).")
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    case.exclusion_decision = "confirmed"
+    case.needs_review = False
+    case.review_reason = None
+    case.status = "excluded"
+    case.responded_on = today()
+    send_letter(session, policy, case, "exclusion_decision", reason_words=reason_words, decision_note=note)
+    return _finish(session, case, user, "exclusion.confirmed", before, note)
+
+
+def overturn_exclusion(
+    session: Session, policy: Policy, case: Case, user: StaffUser, *, reason: str, version: int | None = None
+) -> Case:
+    """Decide the matter is a complaint after all: it goes to Stage 1 (and teaches the classifier)."""
+    _require(user, "overturn_exclusion")
+    reason = _text(reason, "a reason for overturning the exclusion")
+    if case.category != "exclusion" or case.exclusion_decision is not None:
+        raise CaseActionError(f"Case {case.reference} has no possible exclusion waiting for a decision.")
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    _correction(session, case, user, "complaint", None, reason)
+    _open_stage1(session, policy, case)
+    case.exclusion_decision = "overturned"
+    case.needs_review = False
+    case.review_reason = None
+    return _finish(session, case, user, "exclusion.overturned", before, reason)
+
+
+# The complaint's stages ------------------------------------------------------------------------
+
+
+def acknowledge_case(
+    session: Session, policy: Policy, case: Case, user: StaffUser, *, version: int | None = None, on: date | None = None
+) -> Case:
+    """Acknowledge a Stage 1 complaint: starts the response clock and sends the acknowledgement."""
+    _require(user, "acknowledge")
+    stage = _complaint_stage(session, case)
+    if stage.acknowledged_on is not None:
+        raise CaseActionError(f"Case {case.reference} has already been acknowledged.")
+    _claim_version(session, case, version)
+    acknowledge(session, policy, case, on or today(), actor_name(user))
+    send_letter(session, policy, case, "acknowledgement")
+    session.flush()
+    return case
+
+
+def extend(
+    session: Session,
+    policy: Policy,
+    case: Case,
+    user: StaffUser,
+    *,
+    days: int,
+    reason: str,
+    version: int | None = None,
+) -> Case:
+    """Give the stage more time, within the policy's limit; the resident is told why and the new date."""
+    _require(user, "extend")
+    reason = _text(reason, "a reason for the extension", 1_000)
+    stage = _complaint_stage(session, case)
+    if stage.acknowledged_on is None or stage.due is None:
+        raise CaseActionError("Acknowledge the complaint before extending it.")
+    if stage.responded_on is not None:
+        raise CaseActionError(f"The Stage {stage.stage} response has already been sent.")
+    if days < 1:
+        raise CaseActionError("An extension must be at least 1 working day.")
+    total = stage.extension_days + days
+    limit = policy.extension_limit(stage.stage)
+    if total > limit:
+        left = limit - stage.extension_days
+        raise CaseActionError(
+            f"A Stage {stage.stage} extension can be at most {limit} working days in total"
+            + (f"; {left} more at most." if left > 0 else "; the limit has been reached.")
+        )
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    old_due = stage.due
+    new_due = policy.extended_due(stage.stage, stage.acknowledged_on, total)
+    stage.extension_days = total
+    stage.extension_reason = reason
+    stage.due = new_due
+    session.add(stage)
+    case.extension_days = total
+    case.extension_reason = reason
+    case.response_due = new_due
+    send_letter(
+        session, policy, case, "extension_notice", stage=stage.stage, extension_reason=reason, new_due=new_due, old_due=old_due
+    )
+    return _finish(session, case, user, "case.extended", before, f"{days} working days: {reason}")
+
+
+def record_response(
+    session: Session,
+    policy: Policy,
+    case: Case,
+    user: StaffUser,
+    *,
+    outcome: str,
+    response_text: str,
+    version: int | None = None,
+) -> Case:
+    """Record the Stage 1 or Stage 2 response and send the decision letter."""
+    _require(user, "record_response")
+    if outcome not in OUTCOMES:
+        raise CaseActionError("Choose the outcome.")
+    response_text = _text(response_text, "the response to send", 10_000)
+    stage = _complaint_stage(session, case)
+    if stage.acknowledged_on is None:
+        raise CaseActionError("Acknowledge the complaint before recording the response.")
+    if stage.responded_on is not None:
+        raise CaseActionError(f"The Stage {stage.stage} response has already been recorded.")
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    stage.responded_on = today()
+    stage.outcome = outcome
+    stage.response_summary = response_text
+    session.add(stage)
+    case.responded_on = stage.responded_on
+    case.status = f"stage{stage.stage}_responded"
+    kind = "stage1_decision" if stage.stage == 1 else "stage2_decision"
+    send_letter(
+        session, policy, case, kind, outcome_words=OUTCOMES[outcome], response_text=response_text, escalation_by=None
+    )
+    return _finish(session, case, user, f"stage{stage.stage}.responded", before, OUTCOMES[outcome])
+
+
+def escalate(
+    session: Session, policy: Policy, case: Case, user: StaffUser, *, reason: str, version: int | None = None
+) -> Case:
+    """Open Stage 2 at the resident's request, acknowledge it and tell the resident the due date."""
+    _require(user, "escalate")
+    reason = _text(reason, "why the resident is not satisfied", 2_000)
+    stage = _complaint_stage(session, case)
+    if stage.stage != 1:
+        raise CaseActionError(f"Case {case.reference} is already at Stage 2.")
+    if stage.responded_on is None:
+        raise CaseActionError("Record the Stage 1 response before escalating to Stage 2.")
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    opened = today()
+    stage2 = CaseStage(
+        case_id=case.id,
+        stage=2,
+        opened_on=opened,
+        acknowledge_by=policy.stage_acknowledge_by(2, opened),
+        acknowledged_on=opened,
+        due=policy.stage_due(2, opened),
+    )
+    session.add(stage2)
+    case.stage = 2
+    case.status = "stage2_in_progress"
+    case.acknowledge_by = stage2.acknowledge_by
+    case.acknowledged_on = opened
+    case.response_due = stage2.due
+    case.responded_on = None
+    case.extension_days = 0
+    case.extension_reason = None
+    session.flush()
+    send_letter(session, policy, case, "stage2_acknowledgement", stage2_due=stage2.due, escalation_reason=reason)
+    return _finish(session, case, user, "case.escalated", before, reason)
+
+
+def close(session: Session, case: Case, user: StaffUser, *, reason: str, version: int | None = None) -> Case:
+    _require(user, "close")
+    reason = _text(reason, "a reason for closing the case", 1_000)
+    if case.status == "closed":
+        raise CaseActionError(f"Case {case.reference} is already closed.")
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    case.status = "closed"
+    case.closed_at = utcnow()
+    case.needs_review = False
+    return _finish(session, case, user, "case.closed", before, reason)
+
+
+# Notes and messages ----------------------------------------------------------------------------
+
+
+def add_note(session: Session, case: Case, user: StaffUser, text: str) -> None:
+    """A private note for staff: never shown to the resident. Notes never clash, so no version."""
+    _require(user, "note")
+    text = _text(text, "the note")
+    audit(session, case, actor_name(user), "note.added", detail=text)
+    session.flush()
+
+
+def message_resident(session: Session, policy: Policy, case: Case, user: StaffUser, text: str) -> Message:
+    """Send the resident a message on their own channel, through the outbox."""
+    _require(user, "message")
+    text = _text(text, "the message", MAX_MESSAGE_CHARS)
+    channel, address, conversation_id = resident_route(session, case)
+    subject = f"About your case [{case.reference}]" if channel == "email" else None
+    body = text
+    if channel == "email":
+        body = f"{text}\n\n{policy.office.hours}. Phone {policy.office.phone}.\nComplaints Team, {policy.landlord}\n"
+    enqueue(
+        session,
+        channel=channel,
+        to=address,
+        body=body,
+        subject=subject,
+        kind="staff_message",
+        case=case,
+        conversation_id=conversation_id,
+    )
+    message = Message(
+        case_id=case.id,
+        conversation_id=conversation_id,
+        contact_id=case.contact_id,
+        direction="out",
+        channel=channel,
+        sender=actor_name(user),
+        recipient=address,
+        subject=subject,
+        body=text,
+        processed=True,
+    )
+    session.add(message)
+    audit(session, case, actor_name(user), "message.sent", detail=f"by {channel}: {text[:200]}")
+    session.flush()
+    return message
