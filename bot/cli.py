@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "deadlines",
     "report",
     "run",
+    "classifier_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,163 @@
+"""`triage classify`, `triage train` and `triage evaluate`: the classifier on the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.commands import fail
+
+OUTPUT_KEYS = ("id", "category", "confidence", "exclusion_reason", "urgent", "advocate", "adjustments",
+               "needs_review", "evidence")  # fmt: skip
+# Larger inputs are cut here before classifying: the resident's point is made long before.
+MAX_TEXT_CHARS = 100_000
+
+
+class BadLine(ValueError):
+    """One input line cannot be classified; the batch goes on."""
+
+
+def parse_line(raw: bytes) -> tuple[object, str, str | None]:
+    """(id, text, received_at) from one JSON Lines record, or BadLine with a plain reason."""
+    line = raw.decode("utf-8", errors="replace")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise BadLine("each line must be a JSON object")
+    record_id = obj.get("id")
+    text = obj.get("text")
+    if text is None:
+        _bad(record_id, "missing 'text'")
+    if not isinstance(text, str):
+        _bad(record_id, "'text' must be a string")
+    received_at = obj.get("received_at")
+    if received_at is not None and not isinstance(received_at, str):
+        _bad(record_id, "'received_at' must be a YYYY-MM-DD string")
+    if received_at:
+        from classifier.data import parse_date
+
+        try:
+            parse_date(received_at)
+        except ValueError:
+            _bad(record_id, f"'received_at' is not a date: {received_at[:40]!r}")
+    return record_id, text[:MAX_TEXT_CHARS], received_at or None
+
+
+def _bad(record_id, message: str):
+    exc = BadLine(message)
+    exc.record_id = record_id
+    raise exc
+
+
+def result_row(record_id, triage) -> dict:
+    data = triage.to_json()
+    row = {key: data.get(key) for key in OUTPUT_KEYS}
+    row["id"] = record_id
+    return row
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.console import Console
+
+    progress = Progress(
+        SpinnerColumn(), TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )  # fmt: skip
+    progress.start()
+    return progress
+
+
+def classify_stream(stdin, stdout, stderr, show_progress: bool = False) -> tuple[int, int]:
+    """Classify JSON Lines from `stdin` (bytes) to `stdout` (text), in order. Returns (ok, errors)."""
+    from classifier import classify
+
+    ok = errors = 0
+    progress = _progress(show_progress)
+    task = progress.add_task("classify", total=None) if progress else None
+    try:
+        for number, raw in enumerate(stdin, 1):
+            if not raw.strip():
+                continue
+            try:
+                record_id, text, received_at = parse_line(raw.rstrip(b"\r\n"))
+                row = result_row(record_id, classify(text, received_at))
+                ok += 1
+            except BadLine as exc:
+                record_id = getattr(exc, "record_id", None)
+                row = {"id": record_id, "error": str(exc)}
+                stderr.write(f"line {number}: {exc}\n")
+                errors += 1
+            except Exception as exc:  # one odd message must never stop the batch
+                row = {"id": locals().get("record_id"), "error": f"could not classify: {type(exc).__name__}"}
+                stderr.write(f"line {number}: could not classify ({type(exc).__name__}: {exc})\n")
+                errors += 1
+            stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if progress:
+                progress.update(task, advance=1)
+    finally:
+        if progress:
+            progress.stop()
+        stdout.flush()
+    return ok, errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("classify")
+    def classify_command() -> None:
+        """Triage JSON Lines from stdin ({"id", "text", "received_at"?, "channel"?}) to JSON Lines on stdout."""
+        from classifier import ModelNotTrainedError, load_model
+
+        try:
+            load_model()
+        except ModelNotTrainedError as exc:
+            fail(str(exc))
+        stdout = sys.stdout
+        if hasattr(stdout, "reconfigure"):
+            stdout.reconfigure(encoding="utf-8", errors="replace")
+        ok, errors = classify_stream(sys.stdin.buffer, stdout, sys.stderr, show_progress=sys.stderr.isatty())
+        if errors:
+            typer.echo(f"{ok} classified, {errors} line(s) with errors.", err=True)
+
+    @app.command("train")
+    def train_command(
+        if_stale: Annotated[bool, typer.Option("--if-stale", help="Only train when the model is missing or stale.")] = False,
+    ) -> None:
+        """Build the triage model from training_data/ (never from the held-out split)."""
+        from classifier import ClassifierError
+        from classifier.training import MODEL_PATH, is_stale, train
+
+        if if_stale and not is_stale():
+            typer.echo(f"Model is up to date: {MODEL_PATH}")
+            return
+        try:
+            train(log=typer.echo)
+        except ClassifierError as exc:
+            fail(str(exc))
+        typer.echo(f"Saved {MODEL_PATH}")
+
+    @app.command("evaluate")
+    def evaluate_command(
+        scorer: Annotated[Path | None, typer.Option(help="score_triage.py (default ../shared/tools/score_triage.py, or TRIAGE_SCORER)")] = None,
+        dev_set: Annotated[Path | None, typer.Option(help="Dev set JSON Lines (default ../shared/dev_set/dev.jsonl)")] = None,
+        png: Annotated[Path | None, typer.Option(help="Where to write the confusion-matrix PNG")] = None,
+        folds: Annotated[int, typer.Option(help="Per-source cross-validation folds (0 to skip)")] = 5,
+    ) -> None:
+        """Score the held-out split (beside a keyword baseline), per-source cross-validation and the dev set."""
+        from classifier import ClassifierError, ensure_model
+        from classifier.report import run_evaluation
+
+        try:
+            model = ensure_model(log=typer.echo)
+            run_evaluation(model, scorer=scorer, dev_set=dev_set, png=png, folds=folds, out=typer.echo)
+        except (ClassifierError, FileNotFoundError) as exc:
+            fail(str(exc))
+
