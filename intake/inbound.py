@@ -34,6 +34,9 @@ class InboundMessage:
     references: tuple[str, ...] = ()
     automatic: bool = False  # auto-replies, bounces: recorded, never answered
     raw_body: str | None = None  # the full text (quotes, signatures) kept for the record
+    # The case this message continues, when the channel can tell: a reference quoted in an
+    # e-mail subject (CMP-2026-000123), or the case of the message named by In-Reply-To/References.
+    thread_reference: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
