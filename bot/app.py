@@ -22,6 +22,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.policy = load_policy(settings.policy)
 
+    from intake.console import install as install_console
+
+    install_console(app)  # the staff console under /staff
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

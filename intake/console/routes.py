@@ -1,0 +1,528 @@
+"""The staff console under /staff: login, queues, the case page and its actions, the
+self-assessment figures and user management. Server-rendered HTML; every POST form carries the
+session's CSRF token; every route checks the member of staff's role."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlmodel import Session, select
+
+from intake import case_actions as actions
+from intake.auth import (
+    COOKIE_NAME,
+    AdminDep,
+    CsrfStaffDep,
+    Forbidden,
+    StaffDep,
+    clear_session_cookie,
+    end_session,
+    login_csrf_ok,
+    new_login_csrf_token,
+    safe_next,
+    set_login_csrf,
+    set_session_cookie,
+    start_session,
+)
+from intake.console.rendering import STATIC, PageNotFound, highlight, month_chart, render
+from intake.errors import CaseActionError, ConflictError, IntakeError
+from intake.models import (
+    Adjustment,
+    Advocate,
+    AuditEvent,
+    Case,
+    CaseStage,
+    Contact,
+    Message,
+    Outbox,
+    StaffUser,
+    uk_date,
+    utcnow,
+)
+from intake.notify import NoRouteToResident, resident_route
+from intake.queues import QUEUES, Filters, queue_page
+from intake.settings import Settings
+from intake.staff_users import ROLES, authenticate, create_user
+from intake.web import PolicyDep, SessionDep, SettingsDep, client_ip, rate_limit
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+DONE_MESSAGES = {
+    "claim": "You have claimed this case.",
+    "assign": "The case has been assigned.",
+    "reclassify": "The case has been reclassified. Thank you: the correction will help train the classifier.",
+    "confirm_exclusion": "Exclusion confirmed. The decision letter is in the outbox.",
+    "overturn_exclusion": "Exclusion overturned. The case is now a Stage 1 complaint.",
+    "acknowledge": "Complaint acknowledged. The acknowledgement is in the outbox.",
+    "extend": "Extension recorded. The resident will be told the new date.",
+    "record_response": "Response recorded. The decision letter is in the outbox.",
+    "escalate": "Escalated to Stage 2. The resident will be told the new date.",
+    "close": "The case is closed.",
+    "note": "Your note has been added.",
+    "message": "Your message is in the outbox.",
+}
+
+
+# Static -------------------------------------------------------------------------------------
+
+
+@router.get("/static/{name}")
+def static(name: str) -> FileResponse:
+    path = STATIC / name
+    if name not in ("console.css", "console.js") or not path.exists():
+        raise PageNotFound()
+    media = "text/css" if name.endswith(".css") else "text/javascript"
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "max-age=3600"})
+
+
+# Login --------------------------------------------------------------------------------------
+
+
+def _login_page(request: Request, settings: Settings, next: str, error: str | None = None, status: int = 200) -> Response:
+    token = new_login_csrf_token()
+    response = render(request, "login.html", status_code=status, next=safe_next(next), csrf_token=token, error=error)
+    set_login_csrf(response, settings, token)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, settings: SettingsDep, next: Annotated[str, Query(max_length=500)] = "/staff") -> Response:
+    return _login_page(request, settings, next)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=500)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/staff",
+) -> Response:
+    limit = settings.login_rate_limit_per_minute
+    def again(error: str, status: int) -> Response:
+        return _login_page(request, settings, next, error, status)
+
+    try:
+        rate_limit(request, f"staff-login:ip:{client_ip(request)}", limit)
+        rate_limit(request, f"staff-login:user:{username.strip().lower()[:80]}", limit)
+    except HTTPException:
+        return again("Too many sign-in attempts. Please wait a minute and try again.", 429)
+    if not login_csrf_ok(request, csrf_token):
+        return again("Your sign-in form had expired. Please try again.", 400)
+    user = authenticate(session, username, password) if username and password else None
+    if user is None:
+        return again(
+            "The username or password is not right. After 5 wrong attempts an account is locked for 15 minutes.",
+            401,
+        )
+    cookie_value, _ = start_session(session, user)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(response, settings, cookie_value)
+    response.delete_cookie("triage_login_csrf", path="/staff")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, staff: CsrfStaffDep, settings: SettingsDep, session: SessionDep) -> Response:
+    end_session(session, request.cookies.get(COOKIE_NAME))
+    response = RedirectResponse("/staff/login", status_code=303)
+    clear_session_cookie(response, settings)
+    return response
+
+
+# Queues -------------------------------------------------------------------------------------
+
+
+@router.get("")
+@router.get("/")
+def home(staff: StaffDep) -> Response:
+    return RedirectResponse("/staff/queues/needs_review", status_code=303)
+
+
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _officers(session: Session) -> list[StaffUser]:
+    return list(session.exec(select(StaffUser).where(StaffUser.active == True).order_by(StaffUser.display_name)).all())  # noqa: E712
+
+
+@router.get("/queues/{key}")
+def queue(
+    request: Request,
+    key: str,
+    staff: StaffDep,
+    session: SessionDep,
+    policy: PolicyDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    category: Annotated[str | None, Query(max_length=30)] = None,
+    officer: Annotated[str | None, Query(max_length=20)] = None,
+    received_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    received_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    if key not in QUEUES:
+        raise PageNotFound()
+    filters = Filters(
+        channel=channel or None,
+        category=category or None,
+        officer=officer or None,
+        received_from=_date(received_from),
+        received_to=_date(received_to),
+        search=q or None,
+    )
+    result = queue_page(session, policy, key, filters, page, user=staff.user)
+    params = {
+        k: v
+        for k, v in {"q": q, "channel": channel, "category": category, "officer": officer, "from": received_from, "to": received_to}.items()
+        if v
+    }
+    return render(
+        request,
+        "queue.html",
+        staff=staff,
+        queues=QUEUES,
+        result=result,
+        filters=filters,
+        params=params,
+        raw={"from": received_from or "", "to": received_to or ""},
+        officers=_officers(session),
+        active_nav="queues",
+    )
+
+
+# The case page ------------------------------------------------------------------------------
+
+
+def _case_or_404(session: Session, public_id: str) -> Case:
+    if len(public_id) > 64:
+        raise PageNotFound()
+    case = session.exec(select(Case).where(Case.public_id == public_id)).first()
+    if case is None:
+        raise PageNotFound()
+    return case
+
+
+def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
+    contact = session.get(Contact, case.contact_id) if case.contact_id else None
+    messages = session.exec(select(Message).where(Message.case_id == case.id).order_by(Message.created_at, Message.id)).all()
+    first_inbound = next((m for m in messages if m.direction == "in"), None)
+    transcript = [
+        {
+            "message": m,
+            "html": highlight(m.body, case.triage_evidence if m is first_inbound else None),
+        }
+        for m in messages
+    ]
+    stages = session.exec(select(CaseStage).where(CaseStage.case_id == case.id).order_by(CaseStage.stage)).all()
+    calendar = policy.calendar
+    today = uk_date(utcnow())
+
+    def left(day: date | None) -> int | None:
+        return calendar.working_days_between(today, day) if day else None
+
+    deadlines: list[dict[str, Any]] = []
+    if case.category == "exclusion" and case.exclusion_decision is None and case.response_due:
+        deadlines.append({"what": "Decide the possible exclusion", "due": case.response_due, "done": None, "left": left(case.response_due)})
+    for stage in stages:
+        deadlines.append(
+            {
+                "what": f"Acknowledge Stage {stage.stage}",
+                "due": stage.acknowledge_by,
+                "done": stage.acknowledged_on,
+                "left": None if stage.acknowledged_on else left(stage.acknowledge_by),
+            }
+        )
+        if stage.due:
+            extended = f" (extended by {stage.extension_days} working days)" if stage.extension_days else ""
+            deadlines.append(
+                {
+                    "what": f"Stage {stage.stage} response{extended}",
+                    "due": stage.due,
+                    "done": stage.responded_on,
+                    "left": None if stage.responded_on else left(stage.due),
+                }
+            )
+    if case.category == "complaint" and case.stage == 1 and not stages:
+        deadlines.append({"what": "Acknowledge", "due": case.acknowledge_by, "done": case.acknowledged_on, "left": left(case.acknowledge_by)})
+    current = next((s for s in stages if s.stage == case.stage), None)
+    extension_left = policy.extension_limit(current.stage) - current.extension_days if current else 0
+    try:
+        route = resident_route(session, case)
+    except NoRouteToResident:
+        route = None
+    users = {u.id: u for u in session.exec(select(StaffUser)).all()}
+    return {
+        "case": case,
+        "contact": contact,
+        "transcript": transcript,
+        "stages": stages,
+        "current_stage": current,
+        "extension_left": extension_left,
+        "deadlines": deadlines,
+        "adjustments": session.exec(select(Adjustment).where(Adjustment.case_id == case.id).order_by(Adjustment.id)).all(),
+        "advocates": session.exec(select(Advocate).where(Advocate.case_id == case.id).order_by(Advocate.id)).all(),
+        "audit": session.exec(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())).all(),
+        "outbox": session.exec(select(Outbox).where(Outbox.case_id == case.id).order_by(Outbox.id)).all(),
+        "assigned": users.get(case.assigned_to_id) if case.assigned_to_id else None,
+        "officers": [u for u in users.values() if u.active],
+        "route": route,
+        "policy": policy,
+        "exclusion_options": [e.reason for e in policy.exclusions],
+    }
+
+
+@router.get("/cases/{public_id}")
+def case_page(
+    request: Request,
+    public_id: str,
+    staff: StaffDep,
+    session: SessionDep,
+    policy: PolicyDep,
+    done: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    case = _case_or_404(session, public_id)
+    return render(
+        request,
+        "case.html",
+        staff=staff,
+        done=DONE_MESSAGES.get(done or ""),
+        error=None,
+        can=lambda action: actions.can(staff.user, action),
+        active_nav="queues",
+        **_case_context(session, policy, case),
+    )
+
+
+def _form_int(form: Any, name: str) -> int | None:
+    value = form.get(name)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _form_text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/cases/{public_id}/{action}")
+async def case_action(
+    request: Request, public_id: str, action: str, staff: CsrfStaffDep, session: SessionDep, policy: PolicyDep
+) -> Response:
+    if action not in DONE_MESSAGES:
+        raise PageNotFound()
+    case = _case_or_404(session, public_id)
+    form = await request.form()
+    version = _form_int(form, "version")
+    user = staff.user
+    try:
+        if action == "claim":
+            actions.claim(session, case, user, version=version)
+        elif action == "assign":
+            target_id = _form_int(form, "assignee")
+            target = session.get(StaffUser, target_id) if target_id else None
+            if target_id and target is None:
+                raise CaseActionError("Choose someone to assign the case to.")
+            actions.assign(session, case, user, target, version=version)
+        elif action == "reclassify":
+            actions.reclassify(
+                session,
+                policy,
+                case,
+                user,
+                category=_form_text(form, "category"),
+                exclusion_reason=_form_text(form, "exclusion_reason") or None,
+                reason=_form_text(form, "reason"),
+                version=version,
+            )
+        elif action == "confirm_exclusion":
+            actions.confirm_exclusion(session, policy, case, user, note=_form_text(form, "note"), version=version)
+        elif action == "overturn_exclusion":
+            actions.overturn_exclusion(session, policy, case, user, reason=_form_text(form, "reason"), version=version)
+        elif action == "acknowledge":
+            actions.acknowledge_case(session, policy, case, user, version=version)
+        elif action == "extend":
+            days = _form_int(form, "days")
+            if days is None:
+                raise CaseActionError("Give the number of working days to extend by.")
+            actions.extend(session, policy, case, user, days=days, reason=_form_text(form, "reason"), version=version)
+        elif action == "record_response":
+            actions.record_response(
+                session,
+                policy,
+                case,
+                user,
+                outcome=_form_text(form, "outcome"),
+                response_text=_form_text(form, "response_text"),
+                version=version,
+            )
+        elif action == "escalate":
+            actions.escalate(session, policy, case, user, reason=_form_text(form, "reason"), version=version)
+        elif action == "close":
+            actions.close(session, case, user, reason=_form_text(form, "reason"), version=version)
+        elif action == "note":
+            actions.add_note(session, case, user, _form_text(form, "text"))
+        elif action == "message":
+            actions.message_resident(session, policy, case, user, _form_text(form, "text"))
+        session.commit()
+    except actions.NotAllowed as exc:
+        session.rollback()
+        raise Forbidden(str(exc)) from None
+    except (ConflictError, CaseActionError, NoRouteToResident, IntakeError) as exc:
+        session.rollback()
+        session.expire_all()
+        case = _case_or_404(session, public_id)
+        status = 409 if isinstance(exc, ConflictError) else 400
+        return render(
+            request,
+            "case.html",
+            status_code=status,
+            staff=staff,
+            done=None,
+            error=str(exc),
+            can=lambda name: actions.can(staff.user, name),
+            active_nav="queues",
+            **_case_context(session, policy, case),
+        )
+    return RedirectResponse(f"/staff/cases/{case.public_id}?done={action}", status_code=303)
+
+
+# Self-assessment ----------------------------------------------------------------------------
+
+
+def _period(date_from: str | None, date_to: str | None) -> tuple[date, date, str | None]:
+    today = uk_date(utcnow())
+    default_from = date(today.year - 1, today.month, 1) + timedelta(days=0)
+    start = _date(date_from) or default_from
+    end = _date(date_to) or today
+    error = None
+    if (date_from and _date(date_from) is None) or (date_to and _date(date_to) is None):
+        error = "Enter dates as day, month and year, for example 2026-04-01."
+    if end < start:
+        error = "The end date is before the start date. Showing the period the other way round."
+        start, end = end, start
+    return start, end, error
+
+
+@router.get("/self-assessment")
+def self_assessment_page(
+    request: Request,
+    staff: StaffDep,
+    session: SessionDep,
+    policy: PolicyDep,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> Response:
+    from intake.report import flatten, self_assessment
+
+    start, end, error = _period(date_from, date_to)
+    figures = self_assessment(session, policy, start, end)
+    return render(
+        request,
+        "self_assessment.html",
+        staff=staff,
+        figures=figures,
+        rows=flatten(figures),
+        chart=month_chart(figures.get("by_month", [])),
+        start=start,
+        end=end,
+        error=error,
+        active_nav="self_assessment",
+    )
+
+
+@router.get("/self-assessment.csv")
+def self_assessment_csv(
+    staff: StaffDep,
+    session: SessionDep,
+    policy: PolicyDep,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> Response:
+    from intake.report import flatten, self_assessment
+
+    start, end, _ = _period(date_from, date_to)
+    figures = self_assessment(session, policy, start, end)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["measure", "value"])
+    writer.writerows(flatten(figures))
+    months = figures.get("by_month", [])
+    if months:
+        writer.writerow([])
+        writer.writerow(list(months[0].keys()))
+        writer.writerows([list(m.values()) for m in months])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="self-assessment-{start}-to-{end}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# Users (admin) ------------------------------------------------------------------------------
+
+
+@router.get("/users")
+def users_page(request: Request, staff: AdminDep, session: SessionDep) -> Response:
+    users = session.exec(select(StaffUser).order_by(StaffUser.username)).all()
+    return render(request, "users.html", staff=staff, users=users, roles=ROLES, error=None, done=None, active_nav="users")
+
+
+@router.post("/users")
+async def add_user(request: Request, staff: CsrfStaffDep, session: SessionDep) -> Response:
+    if not staff.has_role("admin"):
+        raise Forbidden("You need the admin role to manage users.")
+    form = await request.form()
+    error = done = None
+    try:
+        user = create_user(
+            session,
+            _form_text(form, "username"),
+            _form_text(form, "password"),
+            _form_text(form, "role"),
+            _form_text(form, "display_name").strip()[:200],
+        )
+        session.commit()
+        done = f"User {user.username} added."
+    except IntakeError as exc:
+        session.rollback()
+        error = str(exc)
+    users = session.exec(select(StaffUser).order_by(StaffUser.username)).all()
+    return render(
+        request, "users.html", status_code=400 if error else 200, staff=staff, users=users, roles=ROLES, error=error, done=done, active_nav="users"
+    )
+
+
+@router.post("/users/{username}/active")
+async def set_active(request: Request, username: str, staff: CsrfStaffDep, session: SessionDep) -> Response:
+    if not staff.has_role("admin"):
+        raise Forbidden("You need the admin role to manage users.")
+    form = await request.form()
+    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+    if user is None:
+        raise PageNotFound()
+    if user.id == staff.user.id:
+        raise Forbidden("You cannot switch off your own account.")
+    user.active = _form_text(form, "active") == "1"
+    if user.active:
+        user.failed_logins, user.locked_until = 0, None
+    session.add(user)
+    session.commit()
+    return RedirectResponse("/staff/users", status_code=303)
