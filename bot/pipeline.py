@@ -1,0 +1,163 @@
+"""Store first, then process (ARCHITECTURE invariant 1).
+
+1. The inbound message is inserted keyed by (channel, provider_message_id), a unique constraint,
+   and committed. A second delivery of the same id fails that insert, so two racing retries can
+   never both get past this point as "new".
+2. Processing takes the message row's lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite has one
+   writer at a time), checks `processed`, serialises messages from the same sender (a
+   transaction-scoped advisory lock on PostgreSQL), runs the conversation engine and marks the
+   message processed, all in ONE transaction with the case, the outbox rows and the
+   conversation state. A crash before that commit leaves the message stored and unprocessed:
+   the provider's retry (or `process_pending`) processes it, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.engine.core import ConversationEngine, StaleConversation
+from intake.inbound import InboundHandler, InboundMessage, InboundResult
+from intake.models import Attachment, Message, utcnow
+from intake.policy import Policy
+from intake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STALE_RETRIES = 5
+
+
+def _sender_lock_key(channel: str, sender: str) -> int:
+    digest = hashlib.sha256(f"{channel}\0{sender}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class InboundPipeline:
+    def __init__(self, engine: Engine, conversations: ConversationEngine, settings: Settings) -> None:
+        self.engine = engine
+        self.conversations = conversations
+        self.settings = settings
+
+    def __call__(self, inbound: InboundMessage) -> InboundResult:
+        message_id, stored_now = self.store(inbound)
+        return self.process(message_id, stored_now=stored_now)
+
+    # --- 1. store ------------------------------------------------------------------------------
+    def store(self, inbound: InboundMessage) -> tuple[int, bool]:
+        """Insert the message (and its attachments) and commit. (id, False) if we already had it."""
+        limit = self.settings.max_message_chars
+        meta = dict(inbound.meta)
+        meta["received_at"] = inbound.received_at.isoformat()
+        if inbound.raw_body is not None and inbound.raw_body != inbound.body:
+            meta["clean_body"] = inbound.body[:limit]
+        if inbound.automatic:
+            meta["automatic"] = True
+        if inbound.in_reply_to:
+            meta["in_reply_to"] = inbound.in_reply_to[:1000]
+        if inbound.references:
+            meta["references"] = [ref[:1000] for ref in inbound.references[:50]]
+        if inbound.sender_name:
+            meta["sender_name"] = inbound.sender_name[:200]
+        message = Message(
+            direction="in",
+            channel=inbound.channel,
+            provider_message_id=inbound.provider_message_id[:250],
+            sender=inbound.sender[:320],
+            recipient=(inbound.recipient or "")[:320] or None,
+            subject=(inbound.subject or "")[:500] or None,
+            body=(inbound.raw_body if inbound.raw_body is not None else inbound.body)[:limit],
+            meta=meta,
+        )
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.add(message)
+            try:
+                session.flush()
+                for attachment in inbound.attachments:
+                    keep = attachment.data is not None and attachment.size <= self.settings.max_attachment_bytes
+                    session.add(
+                        Attachment(
+                            message_id=message.id,
+                            filename=(attachment.filename or "attachment")[:255],
+                            content_type=(attachment.content_type or "application/octet-stream")[:120],
+                            size=attachment.size,
+                            url=attachment.url[:1000] if attachment.url else None,
+                            data=attachment.data if keep else None,
+                            truncated=attachment.data is not None and not keep,
+                        )
+                    )
+                session.commit()
+                return message.id, True
+            except IntegrityError:
+                session.rollback()
+        with Session(self.engine) as session:
+            existing = session.exec(
+                select(Message.id).where(
+                    Message.channel == inbound.channel, Message.provider_message_id == inbound.provider_message_id[:250]
+                )
+            ).one()
+            return existing, False
+
+    # --- 2. process ------------------------------------------------------------------------
+    def process(self, message_id: int, *, stored_now: bool = False) -> InboundResult:
+        for attempt in range(STALE_RETRIES):
+            try:
+                return self._process_once(message_id)
+            except StaleConversation:
+                log.info("conversation changed under message %s; retrying (%s)", message_id, attempt + 1)
+        return self._process_once(message_id)
+
+    def _process_once(self, message_id: int) -> InboundResult:
+        with Session(self.engine, expire_on_commit=False) as session:
+            postgres = self.engine.dialect.name == "postgresql"
+            if not postgres:
+                # SQLite: take the database's write lock now, so the check below cannot go stale.
+                session.execute(update(Message).where(Message.id == message_id).values(processed=Message.processed))
+            message = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
+            if message.processed:
+                session.rollback()
+                return InboundResult(duplicate=True, message_id=message_id)
+            if postgres:
+                # One message at a time per sender, whichever worker has it.
+                session.execute(sa_select(func.pg_advisory_xact_lock(_sender_lock_key(message.channel, message.sender or ""))))
+            outcome = self.conversations.process(session, message)
+            message.processed = True
+            session.add(message)
+            session.commit()
+            return InboundResult(
+                duplicate=False, message_id=message_id, replies=outcome.replies, case_reference=outcome.case_reference
+            )
+
+    def process_pending(self, older_than: timedelta = timedelta(seconds=30)) -> int:
+        """Process stored messages whose first attempt crashed (run it from a worker loop)."""
+        cutoff = utcnow() - older_than
+        with Session(self.engine) as session:
+            ids = session.exec(
+                select(Message.id)
+                .where(Message.direction == "in", Message.processed.is_(False), Message.created_at < cutoff)
+                .order_by(Message.id)
+            ).all()
+        done = 0
+        for message_id in ids:
+            try:
+                if not self.process(message_id).duplicate:
+                    done += 1
+            except Exception:  # keep going: one bad message must not block the rest
+                log.exception("processing stored message %s failed again", message_id)
+        return done
+
+
+def make_inbound_handler(engine: Engine, settings: Settings, policy: Policy, classify) -> InboundHandler:
+    """What the app factory hands every channel adapter: InboundMessage in, InboundResult out.
+
+    Raises if processing fails after the message was stored (the adapter should answer with an
+    error so the provider retries; the stored message is then processed exactly once).
+    """
+    conversations = ConversationEngine(policy, classify, max_message_chars=settings.max_message_chars)
+    return InboundPipeline(engine, conversations, settings)

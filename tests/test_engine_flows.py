@@ -1,0 +1,267 @@
+"""Conversations, category by category, through the real pipeline and database (fake classifier)."""
+
+from __future__ import annotations
+
+import pytest
+from test_engine_support import Chat, fake_classify
+
+from bot.pipeline import make_inbound_handler
+from intake.sms_text import sms_segments
+
+
+@pytest.fixture
+def chat(engine, settings, policy):
+    handler = make_inbound_handler(engine, settings, policy, fake_classify)
+    return Chat(handler=handler, engine=engine)
+
+
+def bodies(chat):
+    return [row.body for row in chat.outbox()]
+
+
+def assert_every_sms_fits(chat):
+    for row in chat.outbox(include_cancelled=True):
+        assert sms_segments(row.body) <= 2, row.body
+
+
+def test_a_complete_complaint_with_an_adjustment_and_an_advocate_takes_at_most_six_turns(chat):
+    first = chat.send("I'm writing on behalf of my mum. Her heating is still not fixed and nobody came to the appointment.")
+    assert "complaint is about" in first.replies[0]
+    assert "heating is still not fixed" in first.replies[0] or "writing on behalf" in first.replies[0]
+    assert "When did this happen" in first.replies[-1]
+    chat.send("Three weeks ago")
+    reply = chat.send("Fix the heating and say sorry")
+    assert "large print" in reply.replies[-1]
+    reply = chat.send("She is deaf, so text only please")
+    assert "writing for someone else" in reply.replies[-1]
+    reply = chat.send("I'm John Smith, her son. She's happy for me to help.")
+    assert "how and when is best to contact you" in reply.replies[-1]
+    done = chat.send("Text me in the evenings")
+    assert chat.turns <= 6
+    [case] = chat.cases()
+    assert done.case_reference == case.reference
+    assert case.category == "complaint" and case.stage == 1 and case.status == "stage1_in_progress"
+    assert case.acknowledged_on is not None and case.response_due is not None
+    assert case.outcome_sought == "Fix the heating and say sorry"
+    assert sorted(chat.adjustments(case)) == ["deaf", "written_only"]
+    advocate = chat.advocate(case)
+    assert advocate.name == "John Smith" and advocate.relationship == "son" and advocate.consent == "to_obtain"
+    acknowledgement = chat.outbox()[-1]
+    assert acknowledgement.kind == "acknowledgement" and case.reference in acknowledgement.body
+    assert "reply YES" in acknowledgement.body
+    assert_every_sms_fits(chat)
+    # The representative confirms consent by replying YES, as the acknowledgement asked.
+    reply = chat.send("YES")
+    assert "can act for you" in reply.replies[0]
+    assert chat.advocate(case).consent == "given"
+
+
+def test_a_complaint_asks_only_what_is_missing(chat):
+    reply = chat.send(
+        "Your contractor was rude to me last Tuesday and left a mess. I want an apology and the mess cleaned up."
+    )
+    # when and what-would-put-it-right are already there: straight on to support needs.
+    assert "large print" in reply.replies[-1]
+    chat.send("no thanks")
+    reply = chat.send("No, just me")
+    assert "contact you" in reply.replies[-1]
+    chat.send("Call me, mornings are best")
+    [case] = chat.cases()
+    assert case.outcome_sought.startswith("I want an apology")
+    assert chat.advocate(case) is None and chat.adjustments(case) == []
+    assert chat.turns == 4
+    assert_every_sms_fits(chat)
+
+
+def test_i_want_to_complain_with_no_detail_asks_what_happened(chat):
+    reply = chat.send("I want to make a complaint")
+    assert "what happened" in reply.replies[-1]
+    reply = chat.send("The repair to my window has been cancelled four times since January")
+    assert "complaint is about" in reply.replies[0]
+    assert not chat.cases()
+
+
+def test_a_resident_naming_their_helper_gives_consent(chat):
+    chat.send("I'm not happy, the repair was left half done two weeks ago, please finish it")
+    chat.send("no")
+    chat.send("Yes my daughter Sarah Jones helps me with letters")
+    chat.send("text")
+    [case] = chat.cases()
+    advocate = chat.advocate(case)
+    assert (advocate.name, advocate.relationship, advocate.consent) == ("Sarah Jones", "daughter", "given")
+    assert "resident told us" in advocate.consent_method
+
+
+def test_a_service_request_is_logged_and_a_complaint_taken_if_they_say_yes(chat):
+    reply = chat.send("My kitchen tap is dripping, can someone come and look at it")
+    [case] = chat.cases()
+    assert case.category == "service_request" and case.reference.startswith("SR-")
+    assert any("service request" in r for r in reply.replies)
+    assert "Reply YES" in reply.replies[-1] and "complaint" in reply.replies[-1]
+    reply = chat.send("yes")
+    assert "what has gone wrong with how we've dealt with it" in reply.replies[-1]
+    chat.send("You promised to come last month and nobody came")
+    chat.send("Just fix it please")
+    chat.send("no")
+    chat.send("no")
+    chat.send("text me")
+    service_request, complaint = chat.cases()
+    assert complaint.category == "complaint" and complaint.linked_case_id == service_request.id
+    assert_every_sms_fits(chat)
+
+
+def test_a_service_request_without_a_complaint(chat):
+    chat.send("The tap is dripping in my bathroom")
+    reply = chat.send("No")
+    assert "We'll be in touch" in reply.replies[0]
+    assert [c.category for c in chat.cases()] == ["service_request"]
+
+
+def test_asb_is_routed_with_a_reference_and_unhappiness_with_our_handling_becomes_a_complaint(chat):
+    reply = chat.send("My neighbour plays loud music every night until 3am")
+    [case] = chat.cases()
+    assert case.category == "asb_report" and case.reference in reply.replies[0]
+    assert "ASB team" in reply.replies[0]
+    reply = chat.send("I want to complain about how you've handled it, I've reported it five times and you're not happy to help")
+    assert "complaint is about" in reply.replies[0]
+    for answer in ("since June", "Move them or move me", "no", "no", "text"):
+        chat.send(answer)
+    asb, complaint = chat.cases()
+    assert complaint.category == "complaint" and complaint.linked_case_id == asb.id
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("There's a court claim already started about the damp", "legal_proceedings"),
+    ("My council tax bill is wrong", "other_organisation"),
+])
+def test_an_exclusion_is_never_refused(chat, policy, text, reason):
+    reply = chat.send(text)
+    [case] = chat.cases()
+    assert case.category == "exclusion" and case.exclusion_reason == reason
+    assert case.needs_review and case.status == "exclusion_review"
+    assert case.response_due == policy.exclusion_decision_by(case.received_on)
+    body = reply.replies[0]
+    assert "review it and reply in writing" in body and "Housing Ombudsman" in body
+    assert "can't" not in body.split("If we say")[0]  # nothing that reads as a refusal before the review
+    assert_every_sms_fits(chat)
+
+
+def test_an_exclusion_the_policy_does_not_use_stays_a_complaint(chat):
+    chat.send("I have made an insurance claim about the leak damage")  # code-default has no insurance exclusion
+    assert chat.conversation().state == "complaint"
+
+
+def test_gas_the_safety_message_comes_first_and_the_case_is_urgent(chat):
+    reply = chat.send("I can smell gas in my kitchen")
+    assert "0800 111 999" in reply.replies[0]
+    assert "?" not in reply.replies[0]
+    [case] = chat.cases()
+    assert case.urgent and case.urgent_kind == "gas"
+    first_row = chat.outbox()[0]
+    assert first_row.kind == "safety" and first_row.next_attempt_at <= first_row.created_at  # sent at once, never held
+
+
+def test_self_harm_gets_samaritans_first(chat):
+    reply = chat.send("I can't take any more, I want to end it all")
+    assert "116 123" in reply.replies[0] and "999" in reply.replies[0]
+    [case] = chat.cases()
+    assert case.urgent and case.urgent_kind == "self_harm" and case.needs_review
+
+
+def test_an_urgent_complaint_reaches_the_urgent_queue_before_the_questions(chat):
+    reply = chat.send("The socket is sparking again and still not fixed after you came twice")
+    assert "999" in reply.replies[0]
+    [case] = chat.cases()
+    assert case.urgent and case.category == "complaint"
+    assert case.reference in reply.replies[1]
+    assert "?" in reply.replies[-1]
+    for answer in ("fix it today", "no", "no", "phone"):
+        chat.send(answer)
+    [case] = chat.cases()  # the same case, completed and acknowledged
+    assert case.acknowledged_on is not None and case.urgent
+
+
+def test_a_compliment_is_thanked_and_recorded(chat):
+    reply = chat.send("The plumber was brilliant, thank you")
+    [case] = chat.cases()
+    assert case.category == "compliment" and "thank you" in reply.replies[0].lower()
+
+
+def test_other_answers_from_the_faq_or_asks_what_they_need(chat):
+    reply = chat.send("What time do you open?")
+    assert "Monday to Friday" in reply.replies[0]
+    reply = chat.send("hi")
+    assert "What can we help with" in reply.replies[0]
+    assert chat.cases() == []
+
+
+def test_low_confidence_asks_one_clarifying_question(chat):
+    reply = chat.send("My boiler is making a noise")
+    assert reply.replies == ("Is this the first time you've told us about this, or are you unhappy with how we've dealt with it?",)
+    assert chat.cases() == []
+    chat.send("It's the first time")
+    [case] = chat.cases()
+    assert case.category == "service_request"
+
+
+def test_low_confidence_unhappy_answer_becomes_a_complaint(chat):
+    chat.send("My boiler is making a noise")
+    reply = chat.send("I'm unhappy with how you've dealt with it, I told you before")
+    assert "complaint is about" in reply.replies[0]
+
+
+def test_speak_to_a_person_at_any_point(chat):
+    chat.send("The repair was still not fixed after three visits")
+    reply = chat.send("Can I speak to a person please")
+    [case] = chat.cases()
+    assert case.needs_review and "person" in case.review_reason
+    assert case.reference in reply.replies[0] and "0300 000 0000" in reply.replies[0]
+    reply = chat.send("thanks, it's about the kitchen")
+    assert "added this for our team" in reply.replies[0]
+
+
+def test_start_again_and_stop(chat):
+    chat.send("I want to complain")
+    reply = chat.send("start again")
+    assert reply.replies[0].startswith("OK, let's start again")
+    assert chat.conversation().state == "start"
+    reply = chat.send("stop")
+    assert "stopped" in reply.replies[0]
+    assert not chat.conversation().active
+    reply = chat.send("hello again")  # a new conversation starts
+    assert "What can we help with" in reply.replies[0]
+
+
+def test_stopping_part_way_through_a_complaint_keeps_it_for_staff(chat):
+    chat.send("Your repairs team was rude to me yesterday")
+    reply = chat.send("stop")
+    [case] = chat.cases()
+    assert case.category == "complaint" and case.needs_review and case.reference in reply.replies[0]
+
+
+def test_every_sms_the_bot_can_send_fits_in_two_segments(chat, policy):
+    from bot.engine import replies as R
+
+    lines = [
+        R.GREETING.format(landlord=policy.landlord), R.ASK_WHAT, R.ASK_WHAT_HANDLING, R.ASK_WHEN, R.ASK_OUTCOME,
+        R.ASK_ADJUSTMENTS, R.ASK_ADVOCATE, R.ASK_ADVOCATE_FOR_SOMEONE, R.ASK_CONTACT, R.ASK_CONTACT_WEB,
+        R.COMPLAINT_ALREADY.format(reference="CMP-2026-000001"), R.SR_ASK_UNHAPPY, R.SR_NO_COMPLAINT,
+        R.ADDED_TO_CASE.format(reference="CMP-2026-000001"), R.CONSENT_RECORDED.format(who="A" * 60, reference="CMP-2026-000001"),
+        R.CLARIFY_GENERIC, *R.CLARIFY.values(), R.RESTART,
+        R.HUMAN.format(about=" about CMP-2026-000001", phone=policy.office.phone, hours=policy.office.hours),
+        R.HANDED_OFF_ADDED.format(phone=policy.office.phone),
+        R.STOPPED.format(kept=R.STOPPED_KEPT.format(reference="CMP-2026-000001")),
+        R.URGENT_NOTED.format(reference="CMP-2026-000001"), R.ADJUSTMENTS_NOTED.format(needs="deaf/BSL, large print, Polish interpreter"),
+        *(R.safety_message(kind, policy) for kind in [*R.SAFETY, None]),
+        *(R.fit(R.FAQ_ANSWER, text_field="answer", value=entry.answer) for entry in policy.faq),
+        R.fit(R.UNDERSTOOD, value="x " * 400),
+        R.fit(R.UNDERSTOOD, value="\U0001f621 emoji make a text cost more " * 20),
+    ]
+    for line in lines:
+        assert sms_segments(line) <= 2, line
+        assert "\u2019" not in line and "\u2014" not in line
+    # ...and the conversations that echo the resident's own (long, emoji) words.
+    long_text = "My neighbour's builder is still not fixed \U0001f621 " + "and it keeps going on " * 40
+    chat.send(long_text)
+    chat.send("ages ago " * 50)
+    assert_every_sms_fits(chat)
