@@ -15,6 +15,7 @@ app = typer.Typer(
 
 # One module per area; each defines register(app: typer.Typer).
 COMMAND_MODULES = (
+    "shell",
     "database",
     "deadlines",
     "report",

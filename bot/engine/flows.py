@@ -617,7 +617,9 @@ def on_done(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
     if U.yes_no(text) is True and record_pending_consent(t, case):
         return
     is_complaint = case.category in ("complaint", "exclusion")
-    unhappy = asked == "complain" or (triage.category == "complaint" and triage.confidence >= LOW_CONFIDENCE)
+    unhappy = asked == "complain" or (
+        triage.category == "complaint" and triage.confidence >= 0.7 and not triage.needs_review and U.has_content(text)
+    )
     if unhappy and not is_complaint:
         return start_complaint(t, text, triage, linked_case_id=case.id, what_prompt=R.ASK_WHAT_HANDLING)
     if asked == "complain":
