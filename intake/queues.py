@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case as sql_case, func, or_, true
+from sqlalchemy import and_, func, or_, true
+from sqlalchemy import case as sql_case
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
@@ -166,7 +167,7 @@ def _search_condition(text: str) -> ColumnElement[bool]:
             options.append(Contact.phone == normalise_phone(text))
         except InvalidPhoneNumber:
             pass
-    if len(text) >= 2 and digits == 0 and "@" not in text:
+    if len(text) >= 2 and digits < 6 and "@" not in text:
         escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         options.append(func.lower(Contact.name).like(f"%{escaped}%", escape="\\"))
     return or_(*options)

@@ -1,0 +1,271 @@
+"""The console over real HTTP: queues, the case page, actions, roles, CSRF, escaping."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from intake.console.demo import DEMO_CASES, DemoCase, seed_case, seed_demo
+from intake.console.rendering import highlight
+from intake.models import AuditEvent, Case, Outbox, utcnow
+from intake.queues import Filters, queue_page
+from intake.staff_users import create_user
+
+PASSWORD = "correct-horse-battery"
+XSS = "<script>alert(1)</script> <img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def users(session):
+    made = {
+        "agent": create_user(session, "agent", PASSWORD, "agent", "Alex Agent"),
+        "officer": create_user(session, "officer", PASSWORD, "complaints_officer", "Olivia Officer"),
+    }
+    session.commit()
+    return made
+
+
+@pytest.fixture
+def demo(session, policy):
+    return {case.reference: case for case in seed_demo(session, policy)}
+
+
+def sign_in(client, username):
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").text).group(1)
+    response = client.post(
+        "/staff/login", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303
+
+
+def form_fields(html: str, action_suffix: str) -> dict[str, str]:
+    form = re.search(rf'action="[^"]*/{action_suffix}".*?</form>', html, re.S).group(0)
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def case_of(session, name: str) -> Case:
+    from intake.models import Contact
+
+    return session.exec(select(Case).join(Contact, Contact.id == Case.contact_id).where(Contact.name == name)).one()
+
+
+def test_the_queue_page_shows_counts_for_every_queue(client, users, demo):
+    sign_in(client, "agent")
+    page = client.get("/staff/queues/needs_review")
+    assert page.status_code == 200
+    counts = dict(re.findall(r"<span>([^<]+)</span>\s*<span class=\"count[^\"]*\">(\d+)", page.text))
+    assert counts["Needs review"] == "3"  # two possible exclusions and one low-confidence case
+    assert counts["Urgent"] == "1"
+    assert counts["All cases"] == str(len(DEMO_CASES))
+    assert "Peter Walsh" in page.text and "Tom Price" in page.text and "Aisha Khan" not in page.text
+
+
+def test_search_by_reference_name_phone_and_email(client, session, users, demo):
+    sign_in(client, "agent")
+    aisha = case_of(session, "Aisha Khan")
+    for query in (aisha.reference, aisha.reference.lower(), "aisha", "07700 900101", "+447700900101"):
+        page = client.get("/staff/queues/all", params={"q": query})
+        assert "Aisha Khan" in page.text and "Peter Walsh" not in page.text, query
+    page = client.get("/staff/queues/all", params={"q": "PETER.WALSH@example.org"})
+    assert "Peter Walsh" in page.text and "1 case match" in page.text
+
+
+def test_filters_by_channel_category_officer_and_date(client, session, policy, users, demo):
+    sign_in(client, "agent")
+    sms = client.get("/staff/queues/all", params={"channel": "sms"}).text
+    assert "Aisha Khan" in sms and "Peter Walsh" not in sms
+    asb = client.get("/staff/queues/all", params={"category": "asb_report"}).text
+    assert "Maria Silva" in asb and "Aisha Khan" not in asb
+    today = utcnow().date()
+    recent = client.get("/staff/queues/all", params={"from": (today - timedelta(days=2)).isoformat()}).text
+    assert "Grace Obi" in recent and "Irene Bell" not in recent
+    from intake import case_actions
+
+    case_actions.claim(session, case_of(session, "Aisha Khan"), users["agent"])
+    session.commit()
+    mine = client.get("/staff/queues/all", params={"officer": "me"}).text
+    assert "Aisha Khan" in mine and "Peter Walsh" not in mine
+    assert "Aisha Khan" not in client.get("/staff/queues/all", params={"officer": "unassigned"}).text
+
+
+def test_awaiting_acknowledgement_is_ordered_by_deadline_and_marks_overdue(session, policy, users):
+    for days_ago, name in ((2, "Recent"), (20, "Old"), (9, "Middle")):
+        seed_case(session, policy, DemoCase("it is still broken", "complaint", "sms", name, phone=f"0770090{days_ago:04d}", days_ago=days_ago))
+    session.commit()
+    page = queue_page(session, policy, "awaiting_acknowledgement")
+    assert [row.contact_name for row in page.rows] == ["Old", "Middle", "Recent"]
+    assert page.rows[0].overdue and page.rows[0].working_days_left < 0
+    assert not page.rows[2].overdue
+
+
+def test_queue_pages(session, policy, users):
+    for i in range(30):
+        seed_case(session, policy, DemoCase(f"message {i}", "compliment", "sms", f"Person {i}", phone=f"07700{i:06d}"), number=i)
+    session.commit()
+    first = queue_page(session, policy, "compliments", page_size=25)
+    second = queue_page(session, policy, "compliments", page=2, page_size=25)
+    assert first.total == 30 and first.pages == 2 and len(first.rows) == 25 and len(second.rows) == 5
+    assert not {r.case.id for r in first.rows} & {r.case.id for r in second.rows}
+    assert queue_page(session, policy, "compliments", Filters(search="Person 7")).total == 1
+
+
+def test_paging_links_keep_the_filters(client, session, policy, users):
+    for i in range(30):
+        seed_case(session, policy, DemoCase(f"thanks {i}", "compliment", "sms", f"Person {i}", phone=f"07700{i:06d}"), number=i)
+    session.commit()
+    sign_in(client, "agent")
+    page = client.get("/staff/queues/compliments", params={"channel": "sms"}).text
+    assert 'href="?channel=sms&amp;page=2"' in page
+    assert "Page 2 of 2" in client.get("/staff/queues/compliments", params={"channel": "sms", "page": 2}).text
+
+
+@pytest.mark.parametrize("channel,address", [("sms", {"phone": "07700 900555"}), ("email", {"email": "x@example.org"})])
+def test_a_stored_xss_payload_is_escaped_on_the_case_page_and_queue(client, session, policy, users, channel, address):
+    case = seed_case(session, policy, DemoCase(XSS, "complaint", channel, "<b>Bold</b> Name", evidence=(("<script>", "complaint"),), **address))
+    session.commit()
+    sign_in(client, "agent")
+    for html in (client.get(f"/staff/cases/{case.public_id}").text, client.get("/staff/queues/all").text):
+        assert "<script>alert(1)" not in html and "<img src=x" not in html and "<b>Bold</b>" not in html
+        assert "&lt;b&gt;Bold&lt;/b&gt; Name" in html
+    html = client.get(f"/staff/cases/{case.public_id}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html.replace('<mark class="evidence" title="Complaint">', "").replace(
+        '<span class="visually-hidden"> (evidence: Complaint)</span></mark>', ""
+    )
+    assert '<mark class="evidence" title="Complaint">&lt;script&gt;' in html
+
+
+def test_pages_carry_a_strict_content_security_policy(client, users):
+    sign_in(client, "agent")
+    headers = client.get("/staff/queues/all").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+
+
+def test_highlighting_escapes_and_survives_bad_spans():
+    text = "a <b>bold</b> claim & more"
+    html = str(
+        highlight(
+            text,
+            [
+                {"start": 2, "end": 13, "label": 'complaint"><script>', "text": "<b>bold</b>"},
+                {"start": 5, "end": 9, "label": "overlap", "text": "bold"},  # overlaps: dropped
+                {"start": 500, "end": 600, "label": "x", "text": "claim"},  # wrong offsets: found by its words
+                {"start": 0, "end": 1, "label": "x", "text": "nowhere"},  # words not in the text: dropped
+                {"start": "bad"},
+            ],
+        )
+    )
+    assert "<b>" not in html and "<script>" not in html
+    assert '<mark class="evidence" title="complaint&#34;&gt;&lt;script&gt;">&lt;b&gt;bold&lt;/b&gt;' in html
+    assert html.count("<mark") == 2 and ">claim<" in html and "&amp; more" in html
+
+
+def test_case_pages_cannot_be_reached_by_counting(client, session, users, demo):
+    sign_in(client, "agent")
+    case = next(iter(demo.values()))
+    assert len(case.public_id) >= 20
+    for guess in (str(case.id), case.reference, "1", case.public_id[:-1], case.public_id.upper()):
+        assert client.get(f"/staff/cases/{guess}").status_code == 404
+    assert client.get(f"/staff/cases/{case.public_id}").status_code == 200
+
+
+def test_an_agent_gets_403_for_officer_actions(client, session, users, demo):
+    sign_in(client, "agent")
+    case = case_of(session, "Grace Obi")
+    fields = form_fields(client.get(f"/staff/cases/{case.public_id}").text, "claim")
+    for action in ("confirm_exclusion", "overturn_exclusion", "extend", "record_response", "escalate", "close", "assign"):
+        response = client.post(f"/staff/cases/{case.public_id}/{action}", data={**fields, "reason": "x", "days": "2"})
+        assert response.status_code == 403, action
+    session.expire_all()
+    assert session.get(Case, case.id).exclusion_decision is None
+    assert session.exec(select(Outbox)).all() == []
+
+
+def test_case_actions_need_the_csrf_token(client, session, users, demo):
+    sign_in(client, "officer")
+    case = case_of(session, "Grace Obi")
+    response = client.post(f"/staff/cases/{case.public_id}/confirm_exclusion", data={"version": str(case.version)})
+    assert response.status_code == 403
+    session.expire_all()
+    assert session.get(Case, case.id).exclusion_decision is None
+
+
+def test_an_officer_confirms_an_exclusion_over_http(client, session, users, demo):
+    sign_in(client, "officer")
+    case = case_of(session, "Grace Obi")
+    fields = form_fields(client.get(f"/staff/cases/{case.public_id}").text, "confirm_exclusion")
+    response = client.post(f"/staff/cases/{case.public_id}/confirm_exclusion", data=fields, follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"]).text
+    assert "Exclusion confirmed" in page
+    letter = session.exec(select(Outbox).where(Outbox.case_id == case.id)).one()
+    assert letter.kind == "exclusion_decision" and "Housing Ombudsman" in letter.body
+    events = session.exec(select(AuditEvent.actor).where(AuditEvent.action == "exclusion.confirmed")).all()
+    assert events == ["staff:officer"]
+
+
+def test_a_form_from_a_stale_page_is_told_someone_else_got_there_first(client, session, policy, users, demo):
+    sign_in(client, "agent")
+    case = case_of(session, "Aisha Khan")
+    stale = form_fields(client.get(f"/staff/cases/{case.public_id}").text, "claim")
+    from intake import case_actions
+
+    case_actions.claim(session, case, users["officer"])
+    session.commit()
+    response = client.post(f"/staff/cases/{case.public_id}/claim", data=stale)
+    assert response.status_code == 409
+    assert "Olivia Officer has already claimed" in response.text
+
+
+def test_an_agent_acknowledges_adds_a_note_and_messages_the_resident(client, session, users, demo):
+    sign_in(client, "agent")
+    case = case_of(session, "Aisha Khan")
+    url = f"/staff/cases/{case.public_id}"
+    for action, extra in (("acknowledge", {}), ("note", {"text": "Rang back, no answer"}), ("message", {"text": "We will call you at 2pm."})):
+        fields = form_fields(client.get(url).text, action)
+        assert client.post(f"{url}/{action}", data={**fields, **extra}, follow_redirects=False).status_code == 303
+    page = client.get(url).text
+    assert "Rang back, no answer" in page and "We will call you at 2pm." in page
+    kinds = session.exec(select(Outbox.kind).where(Outbox.case_id == case.id).order_by(Outbox.id)).all()
+    assert kinds == ["acknowledgement", "staff_message"]
+
+
+def test_a_bad_action_shows_a_plain_message(client, session, users, demo):
+    sign_in(client, "agent")
+    case = case_of(session, "Tom Price")
+    fields = form_fields(client.get(f"/staff/cases/{case.public_id}").text, "reclassify")
+    response = client.post(f"/staff/cases/{case.public_id}/reclassify", data={**fields, "category": "complaint", "reason": ""})
+    assert response.status_code == 400 and "Please give a reason for the change." in response.text
+
+
+def test_self_assessment_page_and_csv(client, session, policy, users, demo):
+    from intake import case_actions
+
+    case = case_of(session, "Aisha Khan")
+    case_actions.acknowledge_case(session, policy, case, users["agent"])
+    session.commit()
+    sign_in(client, "agent")
+    today = utcnow().date()
+    params = {"from": (today - timedelta(days=60)).isoformat(), "to": today.isoformat()}
+    page = client.get("/staff/self-assessment", params=params)
+    assert page.status_code == 200
+    assert "<svg" in page.text and "Stage 1 complaints received" in page.text
+    download = client.get("/staff/self-assessment.csv", params=params)
+    assert download.headers["content-type"].startswith("text/csv")
+    assert "attachment" in download.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(download.text)))
+    assert rows[0] == ["measure", "value"]
+    assert ["received.stage1", "2"] in rows
+    assert any(row and row[0] == "month" for row in rows)
+
+
+def test_self_assessment_with_dates_the_wrong_way_round(client, users):
+    sign_in(client, "agent")
+    page = client.get("/staff/self-assessment", params={"from": "2026-05-01", "to": "2026-01-01"})
+    assert page.status_code == 200 and "The end date is before the start date" in page.text
