@@ -25,14 +25,20 @@ DEFAULT_FROM = {"sms": "+447700900001", "email": "resident@example.com"}  # Ofco
 
 
 def load_classify() -> Callable[..., Any]:
-    """The real classifier, trained first if its model is missing or stale."""
+    """The real classifier, trained first only if it has no model yet."""
     try:
         import classifier
         from classifier import classify
     except ImportError:
         fail("The classifier is not available yet (classifier.classify could not be imported).")
-    ensure = getattr(classifier, "ensure_model", None)
-    if ensure is not None:
+    # Use the model as it is; train only when there is none (training rewrites the model file).
+    try:
+        classifier.load_model()
+    except Exception as exc:
+        ensure = getattr(classifier, "ensure_model", None)
+        if ensure is None:
+            fail(f"The classifier's model could not be loaded: {exc}")
+        typer.echo("Training the classifier first (there is no model yet)...", err=True)
         ensure()
     return classify
 
