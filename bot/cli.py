@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "report",
     "run",
     "classifier_cmds",
+    "staff",
 )
 
 for _name in COMMAND_MODULES:
