@@ -14,7 +14,7 @@ from intake.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None, classify=None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.effective_database_url)
     app = FastAPI(title="Complaint triage", docs_url=None, redoc_url=None, openapi_url=None)
@@ -25,6 +25,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from intake.console import install as install_console
 
     install_console(app)  # the staff console under /staff
+
+    # The conversation engine behind every channel: adapters get this function, never the engine.
+    from bot.pipeline import make_inbound_handler
+    from integrations.web_chat import web_chat_router
+
+    if classify is None:
+        from classifier import classify
+    app.state.inbound_handler = make_inbound_handler(engine, settings, app.state.policy, classify)
+    app.include_router(web_chat_router(app.state.inbound_handler))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

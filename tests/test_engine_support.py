@@ -98,3 +98,21 @@ class Chat:
     def advocate(self, case: Case) -> Advocate | None:
         with Session(self.engine) as session:
             return session.exec(select(Advocate).where(Advocate.case_id == case.id)).first()
+
+
+# --- the real classifier, when it exists --------------------------------------------------
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def real_classify():
+    """classifier.classify, with its model built once per test session (skips if not importable)."""
+    try:
+        import classifier
+        from classifier import classify
+    except ImportError:
+        pytest.skip("classifier.classify is not importable yet")
+    ensure = getattr(classifier, "ensure_model", None)
+    if ensure is not None:
+        ensure()
+    return classify
