@@ -267,8 +267,8 @@ def is_opted_out(engine: Engine, phone: str) -> bool:
     with Session(engine) as session:
         return bool(
             session.exec(
-                select(Contact.id).where(Contact.phone == phone, Contact.sms_opted_out == True)
-            ).first()  # noqa: E712
+                select(Contact.id).where(Contact.phone == phone, Contact.sms_opted_out.is_(True))
+            ).first()
         )
 
 
