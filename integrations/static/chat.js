@@ -14,7 +14,7 @@
   function token() { return window.sessionStorage.getItem(TOKEN_KEY); }
 
   function say(who, text) {
-    var item = document.createElement("li");
+    var item = document.createElement("div");
     item.className = "msg " + (who === "resident" ? "resident" : "bot");
     var label = document.createElement("span");
     label.className = "who";
@@ -122,7 +122,7 @@
 
   newChat.addEventListener("click", function () {
     window.sessionStorage.removeItem(TOKEN_KEY);
-    Array.prototype.slice.call(log.querySelectorAll("li:not([data-greeting])")).forEach(function (li) { li.remove(); });
+    Array.prototype.slice.call(log.querySelectorAll(".msg:not([data-greeting])")).forEach(function (item) { item.remove(); });
     setStatus("A new chat has started.", false);
     box.focus();
   });
