@@ -60,3 +60,14 @@ def char_features(doc: ModelInput) -> list[str]:
 
 def rule_features(doc: ModelInput) -> list[str]:
     return list(doc.rule_tokens)
+
+
+# The rule tokens the category model reads. Only the exclusion and date cues help it: in
+# per-source cross-validation the other rule tokens (urgent, advocate, adjustment cues) made
+# the category worse, so they feed the flag heads alone.
+CATEGORY_RULE_PREFIXES = ("x:", "date:", "cue:legal", "cue:insurance", "cue:final", "cue:elected", "cue:crime",
+                          "cue:other_org")  # fmt: skip
+
+
+def category_rule_features(doc: ModelInput) -> list[str]:
+    return [t for t in doc.rule_tokens if t.startswith(CATEGORY_RULE_PREFIXES)]

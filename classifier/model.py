@@ -23,15 +23,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from classifier.features import ModelInput, char_features, rule_features, word_features
+from classifier.features import ModelInput, category_rule_features, char_features, rule_features, word_features
 from classifier.types import CATEGORIES, EXCLUSION_REASONS
 
 SEED = 20240401  # the Code became statutory on 1 April 2024
 FORMAT_VERSION = 1
+# Block weights and regularisation, chosen by per-source cross-validation on the training split.
 WORD_WEIGHT = 1.0
 CHAR_WEIGHT = 1.0
-RULE_WEIGHT = 0.6
-SVC_C = 0.4
+CATEGORY_RULE_WEIGHT = 0.3  # exclusion and date cues, read by the category model
+RULE_WEIGHT = 0.6  # every rule token, read by the reason, urgent and advocate heads
+SVC_C = 1.0
 HEAD_C = 4.0
 
 
@@ -41,6 +43,7 @@ class CompiledModel:
 
     word_vocab: dict[str, int]
     char_vocab: dict[str, int]
+    category_rule_vocab: dict[str, int]
     rule_vocab: dict[str, int]
     word_idf: np.ndarray
     char_idf: np.ndarray
@@ -68,12 +71,15 @@ class CompiledModel:
         return [i + offset for i in idx], values.tolist()
 
     def vectorize(self, doc: ModelInput) -> tuple[np.ndarray, np.ndarray]:
-        n_word, n_char = len(self.word_vocab), len(self.char_vocab)
+        n_word, n_char, n_cat = len(self.word_vocab), len(self.char_vocab), len(self.category_rule_vocab)
         wi, wv = self._block(word_features(doc), self.word_vocab, self.word_idf, 0, WORD_WEIGHT)
         ci, cv = self._block(char_features(doc), self.char_vocab, self.char_idf, n_word, CHAR_WEIGHT)
-        ri = [n_word + n_char + i for t in rule_features(doc) if (i := self.rule_vocab.get(t)) is not None]
-        idx = np.array(wi + ci + ri, dtype=np.int64)
-        values = np.array(wv + cv + [RULE_WEIGHT] * len(ri), dtype=np.float64)
+        offset = n_word + n_char
+        qi = [offset + i for t in category_rule_features(doc) if (i := self.category_rule_vocab.get(t)) is not None]
+        offset += n_cat
+        ri = [offset + i for t in rule_features(doc) if (i := self.rule_vocab.get(t)) is not None]
+        idx = np.array(wi + ci + qi + ri, dtype=np.int64)
+        values = np.array(wv + cv + [CATEGORY_RULE_WEIGHT] * len(qi) + [RULE_WEIGHT] * len(ri), dtype=np.float64)
         return idx, values
 
     def scores(self, doc: ModelInput) -> dict[str, np.ndarray]:
@@ -122,9 +128,9 @@ def build_pipeline():
         [
             ("words", TfidfVectorizer(analyzer=word_features, sublinear_tf=True, min_df=2, lowercase=False)),
             ("chars", TfidfVectorizer(analyzer=char_features, sublinear_tf=True, min_df=2, lowercase=False)),
-            ("rules", CountVectorizer(analyzer=rule_features, binary=True, lowercase=False)),
+            ("rules", CountVectorizer(analyzer=category_rule_features, binary=True, lowercase=False)),
         ],
-        transformer_weights={"words": WORD_WEIGHT, "chars": CHAR_WEIGHT, "rules": RULE_WEIGHT},
+        transformer_weights={"words": WORD_WEIGHT, "chars": CHAR_WEIGHT, "rules": CATEGORY_RULE_WEIGHT},
     )
     svc = LinearSVC(C=SVC_C, class_weight="balanced", random_state=SEED, max_iter=5000)
     calibrated = CalibratedClassifierCV(
@@ -139,9 +145,16 @@ def _logistic(class_weight=None):
     return LogisticRegression(C=HEAD_C, max_iter=3000, class_weight=class_weight, random_state=SEED)
 
 
+def _rule_vectorizer():
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(analyzer=rule_features, binary=True, lowercase=False)
+
+
 @dataclass
 class TrainedModels:
     pipeline: object
+    rules: object  # every rule token, for the heads
     reason: object
     urgent: object
     advocate: object
@@ -151,8 +164,11 @@ def fit(docs: list[ModelInput], categories: list[str], reasons: list[str | None]
         advocate: list[bool]) -> TrainedModels:  # fmt: skip
     """Fit the pipeline and the three heads on prepared inputs. Deterministic for the same inputs."""
     pipeline = build_pipeline()
+    import scipy.sparse as sp
+
     pipeline.fit(docs, categories)
-    X = pipeline.named_steps["features"].transform(docs)
+    rules = _rule_vectorizer()
+    X = sp.hstack([pipeline.named_steps["features"].transform(docs), rules.fit_transform(docs) * RULE_WEIGHT]).tocsr()
     excluded = [i for i, r in enumerate(reasons) if r]
     reason_model = _logistic(class_weight="balanced")
     reason_labels = [reasons[i] for i in excluded]
@@ -163,14 +179,16 @@ def fit(docs: list[ModelInput], categories: list[str], reasons: list[str | None]
         reason_model = None
     urgent_model = _logistic(class_weight="balanced").fit(X, urgent) if len(set(urgent)) == 2 else None
     advocate_model = _logistic(class_weight="balanced").fit(X, advocate) if len(set(advocate)) == 2 else None
-    return TrainedModels(pipeline, reason_model, urgent_model, advocate_model)
+    return TrainedModels(pipeline, rules, reason_model, urgent_model, advocate_model)
 
 
 def compile_models(models: TrainedModels, metadata: dict) -> CompiledModel:
     """Flatten the fitted models into one coefficient matrix and plain vocabularies."""
     features = models.pipeline.named_steps["features"]
-    words, chars, rules = (features.transformer_list[i][1] for i in range(3))
-    n_features = len(words.vocabulary_) + len(chars.vocabulary_) + len(rules.vocabulary_)
+    words, chars, category_rules = (features.transformer_list[i][1] for i in range(3))
+    rules = models.rules
+    n_category_features = len(words.vocabulary_) + len(chars.vocabulary_) + len(category_rules.vocabulary_)
+    n_features = n_category_features + len(rules.vocabulary_)
     calibrated = models.pipeline.named_steps["classifier"]
     (cc,) = calibrated.calibrated_classifiers_
     svc = cc.estimator
@@ -182,7 +200,8 @@ def compile_models(models: TrainedModels, metadata: dict) -> CompiledModel:
     sig_b = np.full(k, 50.0)  # a category never seen in training gets probability ~0
     for j, label in enumerate(class_order):
         col = CATEGORIES.index(label)
-        weights[:, col] = svc.coef_[j] if len(class_order) > 2 else (svc.coef_[0] if j == 1 else -svc.coef_[0])
+        coef = svc.coef_[j] if len(class_order) > 2 else (svc.coef_[0] if j == 1 else -svc.coef_[0])
+        weights[:n_category_features, col] = coef
         bias[col] = svc.intercept_[j] if len(class_order) > 2 else (svc.intercept_[0] if j == 1 else -svc.intercept_[0])
         sig_a[col] = cc.calibrators[j].a_
         sig_b[col] = cc.calibrators[j].b_
@@ -209,6 +228,7 @@ def compile_models(models: TrainedModels, metadata: dict) -> CompiledModel:
     return CompiledModel(
         word_vocab={g: int(i) for g, i in words.vocabulary_.items()},
         char_vocab={g: int(i) for g, i in chars.vocabulary_.items()},
+        category_rule_vocab={g: int(i) for g, i in category_rules.vocabulary_.items()},
         rule_vocab={g: int(i) for g, i in rules.vocabulary_.items()},
         word_idf=words.idf_.astype(np.float64),
         char_idf=chars.idf_.astype(np.float64),

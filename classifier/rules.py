@@ -60,6 +60,9 @@ PATTERNS: dict[str, list[str]] = {
         "again and again", "weeks later", "months later", "months on", "weeks on", "how many more", "how long",
         "your service", "customer service", "treated like", "discriminat*", "not good enough", "never again",
         "charged me|for", "wrongly charged", "overcharged", "taking the piss", "piss take", "take responsibility",
+        # Welsh
+        "cwyn", "gwyno", "trydydd|ail|pedwerydd tro", "dal i", "dal heb", "neb wedi", "dim ateb", "dim ymateb", "siomedig",
+        "annerbyniol", "eto fyth", "dim byd wedi",
     ],
     "cue:praise": [
         "thank you|u|you so", "thanks|thankyou|thx|ty", "brilliant", "fantastic", "excellent", "amazing", "great job|work|service",
@@ -103,12 +106,12 @@ PATTERNS: dict[str, list[str]] = {
     "cue:final_response": [
         "final response|decision|reply|letter|outcome", "stage 2|two|ii response|decision|reply|outcome|letter",
         "already been+through|investigated|decided|considered", "already complained|raised about|this", "complaint was|has+been closed|upheld|rejected|refused|dealt",
-        "closed my|the complaint", "reopen*", "re-open*", "same complaint|issue|matter|problem as+before|as+last+time|that+i+raised|i+raised|previously|already|again",
+        "closed my|the complaint", "same complaint|issue|matter|problem as+before|as+last+time|that+i+raised|i+raised|previously|already|again",
         "complaints process finished|ended|concluded|completed", "you gave your|a final", "end of the process",
         "exhausted the|your complaints", "response at stage 2|two",
     ],
     "cue:complaint_history": [
-        "stage 1|2|one|two|ii", "previous complaint", "last complaint", "earlier complaint", "original complaint",
+        "stage 1|2|one|two|ii", "previous complaint", "reopen*", "re-open*", "last complaint", "earlier complaint", "original complaint",
         "complaints process|procedure|team", "ombudsman", "complaint reference|ref|number",
     ],
     "cue:elected_rep": [
@@ -151,8 +154,8 @@ PATTERNS: dict[str, list[str]] = {
         "fire brigade", "firefighters", "fire service", "melted|melting socket|plug|wire|wires|cable",
     ],
     "urg:flood": [
-        "flood|flooded|flooding|floods", "water pouring|gushing|pissing|flooding|streaming|everywhere",
-        "pouring with water", "gushing water", "burst pipe|pipes|main", "pipe burst|has+burst", "burst", "sewage",
+        "flooding", "is flooded|flooding", "water pouring|gushing|pissing|flooding|streaming|everywhere",
+        "pouring with water", "gushing water", "burst pipe|pipes|main", "pipe burst|has+burst", "sewage",
         "raw sewage", "water coming|pouring|dripping|leaking through|into|from|in the|my light|lights|light+fitting|socket|sockets|electrics|fuse+box",
         "ceiling is|has collapsed|coming+down",
         "inches of water", "cant|can't|cannot stop the water",
@@ -160,11 +163,11 @@ PATTERNS: dict[str, list[str]] = {
     "urg:electrics": [
         "sparking|sparks|spark", "exposed wire|wires|wiring", "live wire|wires|electrics", "electric shock",
         "electrocut*", "shock from|off the",         "fuse box|board smoking|sparking|buzzing|burning", "bare wires", "wires hanging|sticking|exposed",
-        "buzzing socket", "socket hanging off", "tripping", "trip switch",
+        "buzzing socket", "socket hanging off",
     ],
     "urg:structural": [
         "ceiling collapsed|collapsing|caved|falling|fell|coming+down|came+down|come+down", "ceiling has|is collapsed|collapsing|falling|come+down|coming+down|fallen",
-        "collapsed|collapse|collapsing", "caved in", "falling down|apart|in|off", "structural*", "subsidence",
+        "is collapsing", "has collapsed", "caved in", "falling down|apart|in|off", "structural*", "subsidence",
         "wall bowing|leaning|cracking", "crack|cracks getting bigger|wider", "unsafe balcony|stairs|floor|building",
         "balcony loose|unsafe|collapsing|railings", "could fall", "about to fall", "dangerous structure",
         "roof came|fell|falling|blown|caving", "window fell|falling out", "window came out", "floor gave way", "gave way",
@@ -173,7 +176,7 @@ PATTERNS: dict[str, list[str]] = {
     "urg:violence": [
         "threaten*|threat|threats to kill|stab|hurt|burn|beat|shoot|smash|kick|attack|batter|petrol", "threaten*|threat|threats to come+and|come+round+and kill|stab|hurt|beat|smash|batter",
         "kill|stab|beat|batter|shoot me|us|you|him|her|them", "knife|knives|machete|gun|weapon|weapons|blade",
-        "attacked|assaulted|punched|stabbed|beaten|battered", "beat me up", "kick|kicking|smash|smashing my|the door in|down",
+        "attacked me|us|my|him|her", "punched|stabbed|beaten|battered", "beat me up", "kick|kicking|smash|smashing my|the door in|down",
         "going to hurt|kill|get", "death threat|threats", "violent|violence", "scared|frightened|terrified|afraid|fear for my|our life|lives|safety",
         "not safe", "in danger", "scared|frightened|terrified to leave|go",
     ],
@@ -184,15 +187,87 @@ PATTERNS: dict[str, list[str]] = {
         "want to die", "wanna die", "end it", "ending it", "not be here anymore",
     ],
     "urg:domestic_abuse": [
-        "domestic abuse|violence", "da", "dv", "abusive partner|ex|husband|wife|boyfriend|girlfriend|relationship",
+        "domestic abuse|violence", "abusive partner|ex|husband|wife|boyfriend|girlfriend|relationship",
         "my|her|his partner|ex|husband|wife|boyfriend|girlfriend hits|hit|beats|beat|attacked|hurt|threatens|threatened|strangled|choked",
-        "fleeing", "flee", "refuge", "coercive", "controlling", "non-molestation", "non molestation", "marac", "idva",
-        "restraining order", "injunction", "safe house",
+        "fleeing", "flee", "refuge", "he's|hes|she's|shes back and|&", "when he's|hes|she's|shes not here|around|in|out",
+        "checks my phone", "he doesn't|doesnt know", "watching my phone", "spying on my phone", "coercive", "controlling", "non-molestation", "non molestation", "marac", "idva",
+        "restraining order", "safe house",
+    ],
+    "urg:fire_extra": [
+        "set fire|alight", "set on fire", "setting fire|alight", "fire spreading|spread|is+spreading", "burn|torch the|my|our|your|his|her flat|house|place|block|building|car down",
+        "burn you|us|them|me out", "petrol through", "burning down", "smoke is|was coming", "smoke coming",
+    ],
+    "urg:flood_extra": [
+        "water everywhere", "water is? going|gushing|pouring|spraying|spurting|flooding everywhere", "going everywhere",
+        "can't|cant|cannot turn it|the+water|the+tap off", "can't|cant|cannot stop it", "water coming|pouring in under|through+the+door",
+        "water is|keeps rising", "ankle deep", "inches deep", "gushing", "spurting", "spraying water|everywhere",
+    ],
+    "urg:hazard": [
+        "window restrictor|restrictors|lock|locks", "restrictor", "no restrictor", "needles|syringe|syringes", "asbestos", "glass everywhere",
+        "broken glass", "smashed glass", "live cable|cables", "exposed cable|cables", "tiles came|come|coming|falling|hanging off|down",
+        "branch hanging|split|snapped|fallen|falling|cracked", "tree has? fallen|falling|leaning|uprooted|come+down|came+down",
+        "about to fall|collapse|come+down|give+way", "could fall|collapse|come+down", "gonna fall", "going to fall|collapse",
+        "will fall|collapse", "bowing", "nearly hit|fell", "near miss", "trip hazard", "tripped|fell over|down",
+        "carbon monoxide", "fumes", "rats|rat in the|my? kitchen|cot|bed|baby's", "bitten", "dog attacked|bit", "bleeding", "blood",
+        "trapped", "stuck in|on|inside|halfway", "can't|cant|cannot get out", "can't|cant|cannot get up|upstairs|downstairs|out+of+bed",
+        "on the floor", "lay|lying|laid on the floor", "fallen over|down", "had a fall", "fell in|on|down|over",
+        "locked out", "no way of calling|to+call", "unsafe", "dangerous", "danger", "hazard", "safeguarding", "cuckooing", "exploit*",
+        "not safe", "don't|dont|do+not feel safe", "scared|frightened|terrified|afraid",
+    ],
+    "urg:danger": [
+        "lethal", "deadly", "death trap", "someone will die|get+hurt|be+killed|get+killed|fall", "could kill|injure|electrocute",
+        "could have|could've killed|died|been+killed", "nearly killed|died|electrocuted", "accident waiting",
+        "nearly hit|gone+over|went+over|fell|fallen|picked", "by the throat", "bitten", "scalding|scalded", "got burnt|burned|scalded",
+        "police on the? way|their+way|route", "police are on|coming|here|outside", "police have|'ve been? called", "called|rang|phoned|ringing|calling the? police|999|ambulance",
+        "ambulance is|on", "999", "can't|cant get to the door", "lying|lay on the floor now",
+        "following my|her|his daughter|son|child", "outside her|my|his bedroom window", "stalking|stalked", "cuckoo*",
+        "trapped", "stuck in the lift", "stuck halfway", "stuck in bed|my+bed", "can't|cant get out of bed|the+flat|my+flat",
+        "no water", "water is|has been off", "water's off", "no electric|electricity|power", "power cut|is+off|has+gone",
+        "electric is|has gone|run+out|off", "no way of calling", "someone could fall", "loose railing|balcony|panel",
+        "railing|railings is|are loose", "balcony railing", "roof blown", "blown half|off", "might come off", "fire door propped|wedged",
+        "wedged|propped open", "fire exit blocked", "blocked fire", "no smoke alarm|alarms", "smoke alarm|alarms not|don't|doesn't|isn't working",
+        # Welsh
+        "nwy", "ogla nwy", "arogl nwy", "tân", "mwg", "ofn", "bygwth|fygwth", "heddlu", "trywanu|nhrywanu", "gwreichion",
+        "llifogydd", "llifo",
+    ],
+    "cond:care_kit": [
+        "pull cord|cords", "pullcord", "emergency cord|alarm|button|pendant", "alarm cord|pendant", "lifeline", "careline", "telecare",
+        "warden call|alarm", "call system", "alarm system", "pendant", "stairlift|stairlifts", "stair lift", "hoist", "profiling bed", "stair-lift",
+        "oxygen", "concentrator", "dialysis", "sensor", "door alarm", "through-floor lift", "vibrating pad", "flashing doorbell",
+        "smoke alarm|alarms|detector|detectors", "fire alarm|alarms", "ramp", "only lift", "wheelchair lift", "lift with wheelchair",
+    ],
+    "cond:kit_down": [
+        "broken", "broke", "not working", "n't working", "isn't working", "stopped working", "stopped", "down", "removed", "taken down",
+        "taken away", "not connected", "disconnected", "stuck", "failed", "faulty", "dead", "out of order|action|service",
+        "not been working", "cut off", "no power", "ran|run out", "will run out",
+    ],
+    "cond:partner": ["partner|ex|husband|boyfriend|wife|girlfriend|ex-partner|ex-husband|ex-boyfriend|fiance|bf|hubby"],
+    "cond:abuse_act": [
+        "hit|hits|hitting|beat|beats|beating|smashed|smashing|punched|slapped|kicked|strangled|choked|throttled|pushed|shoved|grabbed",
+        "kicking off", "arrested", "bail", "bailed", "scared|frightened|terrified|afraid of him|her|them", "hurt me|her|the+kids",
+        "threw|thrown", "threatened|threatening|threatens", "turning|turns|turned up", "won't leave", "controlling", "checks my phone",
+        "black eye", "bruise|bruises|bruised", "attacked", "make her|me|you pay", "too scared|frightened", "injunction", "non-molestation",
+        "police", "ring me before|when+he's+not", "when he's not here", "he's back", "hes back", "she's back",
+    ],
+    "cond:threat_marker": ["'ll|will|gonna|going|threaten*|wil|threat|threats"],
+    "cond:violent_act": [
+        "kill|stab|burn|hurt|batter|beat|shoot|petrol|acid|slash|torch|bash|murder",
+        "break|smash|knock his|her|your|my|their legs|leg|arm|arms|neck|nose|jaw|face|head|teeth|windows|car|door",
+        "put my|her|his|your|the|their windows|window in", "do you|him|her|me|them in", "glass you|him|her|me",
+    ],
+    "urg:self_harm_extra": [
+        "want|wish it all to stop|to+end", "no reason to live", "not worth living", "don't|dont want to wake up",
+        "tablets saved", "take all my pills|tablets", "jump off|from",
+        "nothing left to live", "no point anymore|any+more",
     ],
     "cond:no_heat": [
         "no|not|without any? heating|heat|hot+water|hotwater|gas|electric|electricity|power", "heating|boiler not+working|isn't+working|stopped|broke|broken|packed+up|gone|down|failed|died|dead|bust|kaput",
         "heating|boiler has stopped|broken|packed+up|packed+in|gone|died|failed|broke",
         "cold water only", "freezing", "frozen", "no radiators", "radiators cold|not", "stone cold",
+        "heating is|was|'s|has+been off", "heating off", "heating not coming on", "heating won't|wont|doesn't|isn't come+on|work|working",
+        "heaters|heater don't|dont|doesn't|won't|not work|working", "storage heaters", "no heat", "without heating|heat",
+        "degrees", "in her|his|my|their coat|coats", "wrapped in blankets", "boiling kettles", "kettle to wash", "communal heating",
+        "radiators don't|dont|won't get warm|work|heat+up",
     ],
     "cond:vulnerable": [
         "baby|babies|newborn|infant|toddler|pregnant|pregnancy|preg", "1|2|3|4|5|6|7|8|9|10|11|12|18|one|two|three|four|five|six|seven|eight|nine|ten|eleven month|week|months|weeks|mth old",
@@ -200,10 +275,15 @@ PATTERNS: dict[str, list[str]] = {
         "ill", "illness", "cancer", "chemo*", "asthma*", "copd", "heart condition|problems", "diabetic",
         "oxygen", "terminal*", "kids", "children", "child", "my son|daughter", "grandchildren", "dementia",
         "wheelchair", "bedbound", "bed bound", "housebound", "my nan|gran|grandma|grandad|grandfather|grandmother",
-        "my mum|dad|mother|father|nan|gran is 7*|8*|9*", "aged 7*|8*|9*", "in her|his|their 70s|80s|90s|seventies|eighties|nineties",
+        "in her|his|their 70s|80s|90s|seventies|eighties|nineties",
         "hypothermia", "medical condition", "health condition", "sickle cell", "arthritis", "just had surgery",
-        "operation", "immunocompromised", "carer",
+        "operation", "immunocompromised", "carer", "carers", "over 65|70|75|80|85|90", "sheltered", "extra care",
+        "heart failure|attack", "dialysis", "oxygen", "lives alone", "on her|his own", "on my own", "frail", "autistic",
     ],
+    "cond:gas_word": ["gas|gaz|gass"],
+    "cond:smell": ["smell*|smelt|stink*|whiff|hiss*|odour|odor|reek*"],
+    "cond:water": ["water|leak|leaking|leaks|dripping|drip|drips|wet|soaked|flooding|pouring"],
+    "cond:electric": ["socket|sockets|plug|plugs|fuse|fusebox|electrics|electric|electrical|wiring|wires|bulb|light+fitting|light+switch|lights|light|heater|extension"],
     "cond:mould": ["mould|mold|mouldy|moldy|damp|fungus|condensation|mildew"],
     "cond:health": [
         "cough*", "asthma*", "chest infection|infections|problems", "chesty", "breathing", "breathe", "wheez*",
@@ -291,7 +371,7 @@ LANGUAGES = (
     " romanian russian serbian sinhala slovak somali sorani spanish swahili sylheti tagalog tamil telugu thai"
     " tigrinya turkish twi ukrainian urdu vietnamese welsh yoruba hungarian patois shona krio tigre"
 ).split()
-_LANG_SET = frozenset(LANGUAGES)
+_LANG_SET = frozenset(LANGUAGES) - {"english"}
 # Welsh words common in short messages: several of them together mean the message is in Welsh.
 _WELSH_WORDS = frozenset(
     "dw i yn mae ddim fy gyda diolch os gwelwch dda eich chi ni nhw wedi ac rwy rydw roedd bod tŷ ty fflat"
@@ -304,7 +384,13 @@ ADJUSTMENT_LABELS = (
     "deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health", "mobility",
     "phone_only", "written_only",
 )  # fmt: skip
-URGENT_KINDS = ("gas", "fire", "flood", "electrics", "structural", "violence", "self_harm", "domestic_abuse")
+URGENT_KINDS = ("gas", "fire", "flood", "electrics", "structural", "violence", "self_harm", "domestic_abuse",
+                "care_equipment", "danger")  # fmt: skip
+# Hazard words that only add to the model's view: alone they do not set `urgent`.
+_OLD_AGE = re.compile(
+    r"\b(?:(?:aged?|is|am|'s|i'm|im|shes|hes)\s+(?:7\d|8\d|9\d|10\d)\b|(?:7\d|8\d|9\d|10\d)\s*(?:-?\s*years?|yrs?|y/?o|year-old)\b"
+    r"|in (?:her|his|their|my) (?:70|80|90)s)"
+)
 EXCLUSION_CUES = {
     "legal_proceedings": "cue:legal_filed",
     "insurance_claim": "cue:insurance",
@@ -322,7 +408,8 @@ def _expand(phrase: str) -> list[str]:
     options: list[list[str]] = [[]]
     for slot in phrase.split():
         optional = len(slot) > 1 and slot.endswith("?")
-        alternatives = [a.replace("+", " ") for a in (slot[:-1] if optional else slot).split("|")]
+        # "word*" becomes "word": the prefix mapping in `_canonical` turns both sides into "word*".
+        alternatives = [a.replace("+", " ").rstrip("*") for a in (slot[:-1] if optional else slot).split("|")]
         if optional:
             alternatives.append("")
         options = [words + [a] if a else words for words in options for a in alternatives]
@@ -349,7 +436,7 @@ def _pipeline():
     the token "word*" before matching, in the patterns and in the message alike.
     """
     import spacy
-    from spacy.matcher import Matcher, PhraseMatcher
+    from spacy.matcher import PhraseMatcher
 
     nlp = spacy.blank("en")
     prefixes = _prefixes()
@@ -361,20 +448,7 @@ def _pipeline():
             words = [_canonical(t.text, prefixes) for t in doc]
             docs.append(Doc(nlp.vocab, words=words))
         matcher.add(label, docs)
-    interp = Matcher(nlp.vocab)
-    lang = {"ORTH": {"IN": list(LANGUAGES)}}
-    interp.add(
-        "lang",
-        [
-            [lang, {"ORTH": {"IN": ["interpreter", "interpreters", "translator", "translation", "speaker", "speaking", "speakers"]}}],
-            [{"ORTH": {"IN": ["speak", "speaks", "speaking", "in", "into", "understand", "understands", "read", "reads"]}}, {"ORTH": "only", "OP": "?"}, lang],
-            [{"ORTH": {"IN": ["interpreter", "translator", "translation", "translated", "translate"]}}, {"ORTH": {"IN": ["for", "in", "into", "to", "speaking"]}}, {"OP": "?"}, lang],
-            [lang, {"ORTH": {"IN": ["only", "please", "language"]}}],
-            [{"ORTH": "first"}, {"ORTH": "language"}, {"ORTH": {"IN": ["is", "was"]}}, lang],
-            [{"ORTH": "my"}, {"ORTH": "language"}, {"ORTH": "is"}, lang],
-        ],
-    )
-    return nlp, matcher, interp, prefixes
+    return nlp, matcher, prefixes
 
 
 def _canonical(word: str, prefixes: tuple[str, ...]) -> str:
@@ -417,8 +491,24 @@ class RuleResult:
         return [h for h in self.hits if h.label == label]
 
 
-def _negated(doc, start: int) -> bool:
-    return any(doc[i].lower_ in _NEGATORS for i in range(max(0, start - 3), start))
+def _merge(by_label: dict[str, list[Hit]], into: str, extra: str) -> None:
+    if extra in by_label:
+        by_label.setdefault(into, []).extend(by_label.pop(extra))
+
+
+def _near(first: list[Hit], second: list[Hit], window: int, ordered: bool = False) -> tuple[Hit, Hit] | None:
+    """The first pair of hits within `window` characters (with `first` before `second` when ordered)."""
+    for a in first:
+        for b in second:
+            gap = b.start - a.end
+            if (0 <= gap <= window) or (not ordered and -window <= b.end - a.start <= 0) or (a.start <= b.start < a.end):
+                if a is not b and (a.start, a.end) != (b.start, b.end):
+                    return a, b
+    return None
+
+
+def _negated(words: list[str], start: int) -> bool:
+    return any(words[i] in _NEGATORS for i in range(max(0, start - 3), start))
 
 
 # A crime word counts against staff only when a staff word is this close (characters).
@@ -429,10 +519,11 @@ MAX_RULE_CHARS = 20_000
 
 def analyse(text: str, received_at: date | None = None) -> RuleResult:
     """Run every rule over `text` (one view of a message)."""
-    nlp, matcher, interp, prefixes = _pipeline()
+    nlp, matcher, prefixes = _pipeline()
     lower = normalise(text[:MAX_RULE_CHARS])
     doc = nlp.make_doc(lower)
-    words = [t.text for t in doc]
+    token_offsets = [(t.text, t.idx) for t in doc]
+    words = [w for w, _ in token_offsets]
     canonical = [_canonical(w, prefixes) for w in words]
     matched_doc = doc if canonical == words else Doc(nlp.vocab, words=canonical)
     result = RuleResult()
@@ -440,11 +531,11 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     by_label: dict[str, list[Hit]] = {}
     for match_id, start, end in matcher(matched_doc):
         label = vocab_strings[match_id]
-        span = doc[start:end]
-        hit = Hit(label, span.start_char, span.end_char)
-        if label.startswith("urg:") and label not in ("urg:self_harm", "urg:domestic_abuse") and _negated(doc, start):
+        last_word, last_idx = token_offsets[end - 1]
+        hit = Hit(label, token_offsets[start][1], last_idx + len(last_word))
+        if label.startswith("urg:") and label not in ("urg:self_harm", "urg:domestic_abuse") and _negated(words, start):
             continue
-        if label.startswith("adj:") and _negated(doc, start) and label not in ("adj:written_only", "adj:phone_only", "adj:interpreter"):
+        if label.startswith("adj:") and _negated(words, start) and label not in ("adj:written_only", "adj:phone_only", "adj:interpreter"):
             continue
         by_label.setdefault(label, []).append(hit)
     result.hits = [h for hits in by_label.values() for h in hits]
@@ -486,6 +577,33 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
         tokens.add("date:recent")
 
     # Urgent risks.
+    _merge(by_label, "urg:fire", "urg:fire_extra")
+    _merge(by_label, "urg:flood", "urg:flood_extra")
+    _merge(by_label, "urg:self_harm", "urg:self_harm_extra")
+    for age in _OLD_AGE.finditer(lower):
+        by_label.setdefault("cond:vulnerable", []).append(Hit("cond:vulnerable", age.start(), age.end()))
+    if "cond:care_kit" in by_label and "cond:kit_down" in by_label:
+        pair = _near(by_label["cond:care_kit"], by_label["cond:kit_down"], 80)
+        if pair:
+            by_label["urg:care_equipment"] = list(pair)
+    if "cond:partner" in by_label and "cond:abuse_act" in by_label:
+        pair = _near(by_label["cond:partner"], by_label["cond:abuse_act"], 120)
+        if pair:
+            by_label.setdefault("urg:domestic_abuse", []).extend(pair)
+    if "cond:threat_marker" in by_label and "cond:violent_act" in by_label:
+        pair = _near(by_label["cond:threat_marker"], by_label["cond:violent_act"], 30, ordered=True)
+        if pair:
+            by_label.setdefault("urg:violence", []).extend(pair)
+    gas = [h for h in by_label.get("cond:gas_word", [])]
+    if gas and "cond:smell" in by_label:
+        pair = _near(gas, by_label["cond:smell"], 40)
+        if pair:
+            by_label.setdefault("urg:gas", []).extend(pair)
+    if "cond:water" in by_label and "cond:electric" in by_label:
+        pair = _near(by_label["cond:water"], by_label["cond:electric"], 80)
+        if pair:
+            by_label.setdefault("urg:electrics", []).extend(pair)
+    tokens.update(label for label in by_label if label.startswith("urg:"))
     for kind in URGENT_KINDS:
         hits = by_label.get(f"urg:{kind}")
         if hits:
@@ -502,7 +620,7 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
         hits = by_label.get(f"adj:{code}")
         if hits:
             result.adjustments[code] = hits[:2]
-    languages = _languages(doc, interp, vocab_strings, "adj:interpreter" in by_label)
+    languages = _languages(token_offsets, lower, "adj:interpreter" in by_label)
     for language, hit in languages.items():
         result.adjustments[f"interpreter:{language}"] = [hit]
         tokens.add("a:interpreter")
@@ -510,25 +628,101 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     return result
 
 
-def _languages(doc, interp, vocab_strings, interpreter_cue: bool) -> dict[str, Hit]:
+_SCRIPTS = (
+    ("\u0980", "\u09ff", "bengali"), ("\u0a00", "\u0a7f", "punjabi"), ("\u0a80", "\u0aff", "gujarati"),
+    ("\u0900", "\u097f", "hindi"), ("\u0b80", "\u0bff", "tamil"), ("\u4e00", "\u9fff", "chinese"),
+    ("\uac00", "\ud7af", "korean"), ("\u0e00", "\u0e7f", "thai"), ("\u0370", "\u03ff", "greek"),
+    ("\u0590", "\u05ff", "hebrew"), ("\u1200", "\u137f", "tigrinya"),
+)  # fmt: skip
+_LATIN_LANGUAGES = {
+    "polish": ("nie jest się na że do mam mój moja proszę dzień dobry mieszkanie jestem bardzo już mnie "
+               "jak ale czy pan pani mojej moim", "łśżźćńąę"),
+    "romanian": ("și este nu în cu vă rog bună ziua apartamentul sunt foarte că mea meu pentru vorbesc", "șțăâî"),
+    "portuguese": ("não é da do em um uma eu que tenho obrigada obrigado olá por favor casa está muito minha meu "
+                   "falo com para", "ãõç"),
+    "spanish": ("el la los las que por favor hola tengo mi casa está muy gracias es hablo con para una", "ñ¿¡"),
+    "somali": ("waxaan waa iyo ka ku ma aan la fadlan gurigayga ah oo caawiya waxa jira cidna", ""),
+    "lithuanian": ("aš yra ne ir kad su mano prašau labas butas nėra", "ėųūįčšž"),
+    "turkish": ("ve bir bu için çok ben evim lütfen merhaba değil var yok", "ğış"),
+    "french": ("je le la les et est pas une un mon ma bonjour vous plaît merci avec dans chez", "àèùêœ"),
+    "italian": ("il la di che non è per una sono mio casa buongiorno grazie della", ""),
+    "kurdish": ("ez û min ji bo li te çi", ""),
+}  # fmt: skip
+_LATIN_WORDS = {lang: frozenset(words.split()) for lang, (words, _) in _LATIN_LANGUAGES.items()}
+
+
+def written_language(text: str, words: list[str]) -> str | None:
+    """The language a message is written in, when it is plainly not English (script, then common words)."""
+    english = sum(1 for w in words if w in _ENGLISH_WORDS)
+    if english >= max(2, len(words) * 0.2):
+        return None  # plainly English: the common case, decided cheaply
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return None
+    for lo, hi, language in _SCRIPTS if not text.isascii() else ():
+        if sum(1 for c in letters if lo <= c <= hi) > len(letters) / 3:
+            return language
+    if text.isascii():
+        letters = []
+    arabic = [c for c in letters if "\u0600" <= c <= "\u06ff"]
+    if len(arabic) > len(letters) / 3:
+        if any(c in "ےںٹڈڑ" for c in arabic):
+            return "urdu"
+        if any(c in "پچژگ" for c in arabic):
+            return "farsi"
+        return "arabic"
+    cyrillic = [c for c in letters if "\u0400" <= c <= "\u04ff"]
+    if len(cyrillic) > len(letters) / 3:
+        return "ukrainian" if any(c in "іїєґ" for c in cyrillic) else "russian"
+    if len(words) < 4:
+        return None
+    best, best_score = None, 0.0
+    for language, vocabulary in _LATIN_WORDS.items():
+        hits = sum(1 for w in words if w in vocabulary)
+        marks = sum(1 for c in letters if c in _LATIN_LANGUAGES[language][1])
+        score = hits + min(marks, 5) * 0.5
+        if score > best_score:
+            best, best_score = language, score
+    if best and best_score >= 3 and best_score > english * 1.5 and best_score >= len(words) * 0.15:
+        return best
+    return None
+
+
+_ENGLISH_WORDS = frozenset(
+    "the and to i is in my it of for on have has not you your this that with me be are was at no can please".split()
+)
+
+
+_LANG_BEFORE = frozenset("speak speaks speaking in into understand understands read reads only is was language".split())
+_LANG_AFTER = frozenset("interpreter interpreters translator translation speaker speaking speakers only please language".split())
+_LANG_NAMES = {"bangla": "bengali", "persian": "farsi"}
+
+
+def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) -> dict[str, Hit]:
+    """interpreter:<language> codes: a language named beside a need for it, or a message written in it."""
     found: dict[str, Hit] = {}
-    for _, start, end in interp(doc):
-        for token in doc[start:end]:
-            if token.lower_ in _LANG_SET:
-                language = {"bangla": "bengali", "persian": "farsi"}.get(token.lower_, token.lower_)
-                if language == "english":
-                    continue
-                found.setdefault(language, Hit("adj:interpreter", token.idx, token.idx + len(token)))
-    words = [t.lower_ for t in doc if t.is_alpha]
+    n = len(tokens)
+    for i, (word, idx) in enumerate(tokens):
+        if word in _LANG_SET:
+            before = tokens[i - 1][0] if i else ""
+            before2 = tokens[i - 2][0] if i > 1 else ""
+            after = tokens[i + 1][0] if i + 1 < n else ""
+            if before in _LANG_BEFORE or after in _LANG_AFTER or before2 in ("interpreter", "translator", "speak", "speaks"):
+                found.setdefault(_LANG_NAMES.get(word, word), Hit("adj:interpreter", idx, idx + len(word)))
+    words = [w for w, _ in tokens if w.isalpha()]
     if words:
         welsh = sum(1 for w in words if w in _WELSH_WORDS)
         distinct = sum(1 for w in set(words) if w in _WELSH_DISTINCT)
         if distinct >= 2 and welsh >= max(3, len(words) // 5):
-            first = next(t for t in doc if t.lower_ in _WELSH_WORDS)
-            found.setdefault("welsh", Hit("adj:interpreter", first.idx, first.idx + len(first)))
+            first = next((w, idx) for w, idx in tokens if w in _WELSH_WORDS)
+            found.setdefault("welsh", Hit("adj:interpreter", first[1], first[1] + len(first[0])))
+        elif not found:
+            language = written_language(text, words)
+            if language:
+                found[language] = Hit("adj:interpreter", 0, min(len(text), 40))
     if interpreter_cue and not found:
-        for token in doc:
-            if token.lower_ in _LANG_SET and token.lower_ not in ("english", "polish"):
-                found.setdefault(token.lower_, Hit("adj:interpreter", token.idx, token.idx + len(token)))
+        for word, idx in tokens:
+            if word in _LANG_SET and word != "polish":
+                found.setdefault(_LANG_NAMES.get(word, word), Hit("adj:interpreter", idx, idx + len(word)))
                 break
     return found
