@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -88,6 +88,21 @@ class Case(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     version: int = 1  # bumped on every staff change; a stale version means someone else got there first
+
+
+# Indexes behind the staff console's queues (migration 0003_console_indexes).
+Index(
+    "ix_case_queue_review",
+    Case.received_at,
+    Case.status,
+    sqlite_where=text("needs_review = 1"),
+    postgresql_where=text("needs_review"),
+)
+Index("ix_case_queue_urgent", Case.received_at, Case.status, sqlite_where=text("urgent = 1"), postgresql_where=text("urgent"))
+Index("ix_case_queue_category", Case.category, Case.received_at, Case.status, Case.channel)
+Index("ix_case_queue_acknowledge", Case.status, Case.acknowledge_by)
+Index("ix_case_queue_due", Case.status, Case.response_due)
+Index("ix_case_received_at", Case.received_at)
 
 
 class CaseStage(SQLModel, table=True):
