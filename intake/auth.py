@@ -105,8 +105,12 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, secure=settings.secure_cookies, httponly=True, samesite="lax")
 
 
-def new_login_csrf(response: Response, settings: Settings) -> str:
-    token = secrets.token_urlsafe(32)
+def new_login_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def set_login_csrf(response: Response, settings: Settings, token: str) -> None:
+    """The login form's double-submit cookie: the form's hidden field must match it."""
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -116,7 +120,6 @@ def new_login_csrf(response: Response, settings: Settings) -> str:
         httponly=True,
         samesite="strict",
     )
-    return token
 
 
 def login_csrf_ok(request: Request, submitted: str | None) -> bool:
