@@ -35,6 +35,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.inbound_handler = make_inbound_handler(engine, settings, app.state.policy, classify)
     app.include_router(web_chat_router(app.state.inbound_handler))
 
+    from intake.events import install_case_event_hooks
+    from integrations.email_http import email_router
+    from integrations.twilio_sms import twilio_router
+
+    app.include_router(twilio_router(app.state.inbound_handler))  # /twilio/sms, /twilio/sms/status
+    app.include_router(email_router(app.state.inbound_handler))  # /inbound/email
+    install_case_event_hooks(engine, settings.webhook_urls)  # case.created / case.updated -> outbox
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}

@@ -586,6 +586,7 @@ def receive_email(
     message = parse_email(raw, settings, received_at=received_at)
     with Session(engine) as session:
         reference = thread_reference(session, message)
-    if reference != message.thread_reference:
-        message = replace(message, thread_reference=reference)
+    if reference != message.thread_reference or reference:
+        meta = {**message.meta, "case_reference": reference} if reference else message.meta
+        message = replace(message, thread_reference=reference, meta=meta)
     return message, handle(message)
