@@ -81,6 +81,31 @@ def test_i_want_to_complain_with_no_detail_asks_what_happened(chat):
     assert not chat.cases()
 
 
+def test_a_bare_i_want_to_complain_is_a_complaint_whatever_the_model_says(chat):
+    reply = chat.send("I want to complain")  # the fake model calls this a possible exclusion
+    assert "what happened" in reply.replies[-1]
+    assert chat.cases() == [] and chat.conversation().state == "complaint"
+
+
+def test_someone_writing_for_a_parent_who_needs_an_interpreter(chat):
+    reply = chat.send(
+        "Hello, I'm writing for my dad Mr Patel who only speaks Gujarati. "
+        "His toilet has been leaking for 2 months and you keep cancelling the plumber"
+    )
+    assert "complaint is about: His toilet has been leaking" in reply.replies[0]
+    assert "Gujarati interpreter" in reply.replies[0]
+    assert "What would put things right" in reply.replies[0]  # 'for 2 months' already says when
+    chat.send("Fix the toilet and pay for the damaged carpet")
+    chat.send("I'm his daughter Priya, he wants me to deal with it")
+    chat.send("call me after 5pm on 07700 900456")
+    assert chat.turns == 4
+    [case] = chat.cases()
+    assert chat.adjustments(case) == ["interpreter:gujarati"]
+    advocate = chat.advocate(case)
+    assert (advocate.name, advocate.relationship, advocate.consent) == ("Priya", "daughter", "to_obtain")
+    assert case.summary.startswith("His toilet has been leaking")
+
+
 def test_a_resident_naming_their_helper_gives_consent(chat):
     chat.send("I'm not happy, the repair was left half done two weeks ago, please finish it")
     chat.send("no")

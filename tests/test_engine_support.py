@@ -31,7 +31,10 @@ FAKE_TRIAGE: list[tuple[str, Triage]] = [
     ("tap is dripping", Triage("service_request", 0.9)),
     ("boiler", Triage("service_request", 0.45, needs_review=True, probabilities={"service_request": 0.45, "complaint": 0.4, "other": 0.15})),
     ("what time do you open", Triage("other", 0.9)),
+    ("keep cancelling", Triage("complaint", 0.9, advocate=True, adjustments=("interpreter:gujarati",))),
     ("crash please", None),  # makes the fake classifier fail, to test crash recovery
+    # Like the real model at one point: a bare "I want to complain" read as a possible exclusion.
+    ("i want to complain", Triage("exclusion", 0.98, exclusion_reason="other_organisation", needs_review=True)),
 ]
 
 

@@ -251,7 +251,13 @@ def on_start(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
 def new_topic(t: Turn, text: str, triage: Triage, forced: str | None, explicit_complaint: bool = False) -> None:
     category = forced or triage.category
     if explicit_complaint and not forced:
-        keep = category == "exclusion" or (category == "asb_report" and triage.confidence >= 0.7)
+        # "I want to complain" is a complaint. Only what they go on to describe can make it an
+        # exclusion (still reviewed by staff, never refused) or a report about a neighbour.
+        described = U.has_content(text)
+        keep = described and (
+            (category == "exclusion" and triage.exclusion_reason and not triage.needs_review)
+            or (category == "asb_report" and triage.confidence >= 0.7)
+        )
         category = category if keep else "complaint"
     if (
         forced is None
@@ -299,8 +305,9 @@ def on_clarify(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
         category = again.category if again.category in candidates else candidates[0]
     t.data["clarified"] = True
     t.state = "start"
-    combined = f"{pending} {text}" if category == "complaint" and U.has_content(text) else pending
-    new_topic(t, combined, original, forced=category)
+    new_topic(t, pending, original, forced=category)
+    if category == "complaint" and t.data.get("complaint") and U.has_content(text):
+        t.data["complaint"]["added"] = text[:MAX_TEXT]  # kept for staff, not echoed back
 
 
 # --- complaint ----------------------------------------------------------------------------
@@ -486,11 +493,14 @@ def complete_complaint(t: Turn, complaint: dict[str, Any]) -> None:
     session = t.session
     contact = t.contact()
     what = complaint["what"] or ""
-    summary = what
+    parts = [what]
+    if complaint.get("added"):
+        parts.append(f"They added: {complaint['added']}")
     if complaint["when"] and complaint["when"] != "(in their first message)":
-        summary += f" When: {complaint['when']}"
+        parts.append(f"When: {complaint['when']}")
     if complaint.get("adjustment_note"):
-        summary += f" Support or help mentioned: {complaint['adjustment_note'].strip()}"
+        parts.append(f"Support or help mentioned: {complaint['adjustment_note'].strip()}")
+    summary = " ".join(p if p.rstrip().endswith((".", "!", "?")) else p.rstrip() + "." for p in parts if p)
     review_reason = complaint.get("review_reason")
     started_at = datetime.fromisoformat(complaint["started_at"])
     case = t.topic_case()

@@ -137,7 +137,7 @@ def first_sentence(text: str) -> str:
 _PREAMBLE = re.compile(
     r"^(hi|hello|hiya|hey|dear|good (morning|afternoon|evening)|i'?m writing|i am writing|im writing|writing (on behalf|for)|"
     r"on behalf of|this is|my name is|i'?m (texting|messaging|contacting)|i (want|would like|wish|need) to (make a |raise a )?complain|"
-    r"i'?d like to (make a )?complain|sorry to (bother|trouble))"
+    r"i'?d like to (make a )?complain|sorry to (bother|trouble))\b"
 )
 
 
@@ -198,7 +198,10 @@ _RELATION_RE = re.compile(r"\b(" + "|".join(RELATIONS) + r")\b")
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_PATTERNS = (
     re.compile(rf"\b(?:[Mm]y name is|[Nn]ame is|[Nn]ame:|I am|I'm|Im|[Tt]his is|[Ii]t's|[Cc]alled|[Nn]amed)\s+((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)"),
-    re.compile(rf"\b[Mm]y\s+(?:" + "|".join(RELATIONS) + rf")\s*,?\s+((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)"),
+    re.compile(
+        rf"\b(?:[Mm]y|[Hh]is|[Hh]er|[Tt]heir|[Yy]our)\s+(?:" + "|".join(RELATIONS)
+        + rf")\s*,?\s+((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)"
+    ),
     re.compile(rf"^\s*((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)\s*(?:,|$|\.|-)"),
 )
 _NOT_NAMES = {
