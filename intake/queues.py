@@ -6,6 +6,7 @@ aggregate query, and a page of a queue from one indexed query (see bench/bench_c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -19,6 +20,7 @@ from intake.models import Case, Contact, StaffUser, uk_date, utcnow
 from intake.policy import Policy
 
 PAGE_SIZE = 25
+REFERENCE = re.compile(r"^[A-Za-z]{2,4}-\d{4}-\d{1,9}$")
 OPEN = Case.status != "closed"
 
 
@@ -153,6 +155,8 @@ def _search_condition(text: str) -> ColumnElement[bool]:
     """Reference (exact), phone or e-mail (exact, normalised) or part of the name. Each part
     is an indexed lookup, so the whole search stays fast on a big case table."""
     text = text.strip()[:200]
+    if REFERENCE.match(text):
+        return Case.reference == text.upper()
     contact_options: list[ColumnElement[bool]] = []
     if "@" in text:
         contact_options.append(Contact.email == text.lower())

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from intake.console.demo import DEMO_PASSWORD, DemoCase, ensure_demo_users, seed_case, seed_demo
+from intake.console.demo import DEMO_PASSWORD, DemoCase, ensure_demo_users, seed_case, seed_demo, seed_history
 from intake.db import make_engine
 from intake.migrate import upgrade
 from intake.models import Case, Correction, Outbox
@@ -49,6 +49,7 @@ def server(tmp_path_factory):
     with Session(engine, expire_on_commit=False) as session:
         ensure_demo_users(session)
         seed_demo(session, policy)
+        seed_history(session, policy)
         sms = seed_case(
             session, policy, DemoCase(XSS, "complaint", "sms", "Xss Sms", phone="07700 900999", days_ago=2), number=90
         )

@@ -175,6 +175,59 @@ def seed_demo(session: Session, policy: Policy) -> list[Case]:
     return cases
 
 
+HISTORY_TEXTS = (
+    "The repair to my bathroom ceiling was booked three times and nobody came.",
+    "Your contractor left the kitchen in a mess and the cupboard is still broken.",
+    "I have been waiting months for the damp in the bedroom to be treated.",
+    "The officer never called me back about my rent account, as promised.",
+    "The communal door has been broken for weeks and I have reported it four times.",
+)
+
+
+def seed_history(session: Session, policy: Policy, months: int = 12, seed: int = 7) -> int:
+    """A year of answered complaints (acknowledged, responded to, some escalated), so the
+    self-assessment page has something to show. Demo data only: stages are filled in directly."""
+    import random
+
+    from intake.models import CaseStage, uk_date
+
+    rng = random.Random(seed)
+    calendar = policy.calendar
+    today = uk_date(utcnow())
+    made = 0
+    for back in range(months, 0, -1):
+        year, month = today.year, today.month - back
+        while month < 1:
+            year, month = year - 1, month + 12
+        for n in range(rng.randint(4, 11)):
+            received = calendar.next_working_day(datetime(year, month, rng.randint(1, 26), 11, tzinfo=UTC).date())
+            demo = DemoCase(rng.choice(HISTORY_TEXTS), "complaint", rng.choice(("sms", "email", "web")), f"Resident {made + 1}",
+                            email=f"resident{year}{month:02d}{n}@example.org")
+            case = seed_case(session, policy, demo, received_at=datetime(received.year, received.month, received.day, 11, tzinfo=UTC), number=10_000 + made)
+            stage = session.exec(select(CaseStage).where(CaseStage.case_id == case.id)).one()
+            acknowledged = calendar.add_working_days(received, rng.choice((1, 2, 3, 4, 5, 5, 6)))
+            responded = calendar.add_working_days(acknowledged, rng.choice((5, 7, 8, 9, 10, 10, 12, 14)))
+            stage.acknowledged_on, stage.due = acknowledged, policy.stage_due(1, acknowledged)
+            stage.responded_on, stage.outcome = responded, rng.choice(("upheld", "partly_upheld", "not_upheld"))
+            case.acknowledged_on, case.response_due, case.responded_on = acknowledged, stage.due, responded
+            case.status = "closed" if responded < today else "stage1_responded"
+            session.add_all([stage, case])
+            if rng.random() < 0.15 and responded < today:
+                opened = calendar.add_working_days(responded, 5)
+                due = policy.stage_due(2, opened)
+                answered = calendar.add_working_days(opened, rng.choice((12, 18, 20, 24)))
+                answered = answered if answered < today else None
+                session.add(
+                    CaseStage(case_id=case.id, stage=2, opened_on=opened, acknowledge_by=policy.stage_acknowledge_by(2, opened),
+                              acknowledged_on=opened, due=due, responded_on=answered, outcome="upheld" if answered else None)
+                )
+                case.stage, case.acknowledged_on, case.response_due, case.responded_on = 2, opened, due, answered
+                case.status = "closed" if answered else "stage2_in_progress"
+            made += 1
+    session.commit()
+    return made
+
+
 def ensure_demo_users(session: Session, password: str = DEMO_PASSWORD) -> list[StaffUser]:
     users = []
     for username, role, display_name in DEMO_USERS:
