@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "run",
     "classifier_cmds",
     "staff",
+    "mail",
 )
 
 for _name in COMMAND_MODULES:

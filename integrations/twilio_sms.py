@@ -41,7 +41,7 @@ from twilio.rest import Client
 from intake import ratelimit
 from intake.contacts import InvalidPhoneNumber, find_or_create_contact, normalise_phone
 from intake.inbound import InboundAttachment, InboundHandler, InboundMessage
-from intake.models import Contact, Message, Outbox
+from intake.models import Contact, Message, Outbox, utcnow
 from intake.outbox import SendError, SendResult, enqueue, record_delivery
 from intake.policy import Policy
 from intake.settings import Settings
@@ -74,6 +74,11 @@ OPTED_OUT_ERROR = 21610
 
 class WebhookError(HTTPException):
     """A 4xx for a webhook request, with the reason in plain words."""
+
+
+def now():
+    """When a webhook arrived (Twilio sends no timestamp). A function so tests can move time."""
+    return utcnow()
 
 
 def configured_url(settings: Settings, path: str) -> str:
@@ -203,6 +208,7 @@ def inbound_from_form(form: MultiDict, settings: Settings) -> InboundMessage:
         )
     return InboundMessage(
         channel=CHANNEL,
+        received_at=now(),
         sender=sender,
         body=body,
         provider_message_id=sid,

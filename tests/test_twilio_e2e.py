@@ -1,0 +1,215 @@
+"""A resident's whole complaint by text, through the real app (create_app), the real engine and
+database, signed Twilio webhooks in, the outbox and a local Twilio-speaking server out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlmodel import Session, select
+from test_engine_support import fake_classify
+from twilio.request_validator import RequestValidator
+
+from intake.models import Attachment, Case, Contact, Message, Outbox
+from intake.outbox import DELIVERED, Dispatcher
+from integrations import twilio_sms
+from tests.fake_twilio import FakeTwilio
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "e2e-twilio-token"
+PUBLIC = "https://complaints.example-housing.org.uk"
+RESIDENT = "+447700900123"
+
+
+class Phone:
+    """The resident's phone, texting through Twilio to our webhook."""
+
+    def __init__(self, client: TestClient, monkeypatch, number: str = RESIDENT):
+        self.client = client
+        self.number = number
+        self.count = 0
+        self.clock = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+        monkeypatch.setattr(twilio_sms, "now", lambda: self.clock)
+
+    def text(
+        self,
+        body: str,
+        *,
+        sid: str | None = None,
+        media: list[tuple[str, str]] = (),
+        gap=timedelta(minutes=1),
+    ):
+        self.count += 1
+        self.clock += gap
+        sid = sid or f"SM{self.count:032x}"
+        form = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "AccountSid": ACCOUNT_SID,
+            "From": self.number,
+            "To": "+447700900000",
+            "Body": body,
+            "NumMedia": str(len(media)),
+        }
+        for n, (url, content_type) in enumerate(media):
+            form[f"MediaUrl{n}"], form[f"MediaContentType{n}"] = url, content_type
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + twilio_sms.INBOUND_PATH, form)
+        response = self.client.post(
+            twilio_sms.INBOUND_PATH, data=form, headers={"X-Twilio-Signature": signature}
+        )
+        assert response.status_code == 200, response.text
+        return form
+
+
+@pytest.fixture
+def fake_twilio():
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def sms_settings(settings, fake_twilio):
+    return settings.model_copy(
+        update={
+            "public_base_url": PUBLIC,
+            "twilio_account_sid": ACCOUNT_SID,
+            "twilio_auth_token": SecretStr(AUTH_TOKEN),
+            "twilio_from_number": "+447700900000",
+            "twilio_api_base_url": fake_twilio.base_url,
+        }
+    )
+
+
+@pytest.fixture
+def client(sms_settings, engine):
+    from bot.app import create_app
+
+    with TestClient(create_app(sms_settings, engine=engine, classify=fake_classify)) as client:
+        yield client
+
+
+def outbox(engine, to=RESIDENT):
+    with Session(engine) as session:
+        rows = session.exec(select(Outbox).where(Outbox.to_address == to).order_by(Outbox.id)).all()
+    return [r for r in rows if r.status != "cancelled"]
+
+
+def counts(engine):
+    with Session(engine) as session:
+        return {model.__name__: len(session.exec(select(model)).all()) for model in (Message, Case, Outbox)}
+
+
+def test_a_full_complaint_by_text_ends_with_a_case_and_an_acknowledgement_sent_through_twilio(
+    client, engine, monkeypatch, sms_settings, fake_twilio
+):
+    phone = Phone(client, monkeypatch)
+    phone.text(
+        "I'm writing on behalf of my mum. Her heating is still not fixed and nobody came to the appointment."
+    )
+    assert "When did this happen" in outbox(engine)[-1].body
+    phone.text("Three weeks ago")
+    phone.text("Fix the heating and say sorry")
+    phone.text("She is deaf, so text only please")
+    phone.text("I'm John Smith, her son. She's happy for me to help.")
+    last = phone.text("Text me in the evenings")
+    with Session(engine) as session:
+        [case] = session.exec(select(Case)).all()
+        assert case.category == "complaint" and case.channel == "sms" and case.stage == 1
+        assert session.exec(select(Contact).where(Contact.phone == RESIDENT)).one().id == case.contact_id
+    acknowledgement = outbox(engine)[-1]
+    assert acknowledgement.kind == "acknowledgement" and case.reference in acknowledgement.body
+
+    # Twilio retries the last webhook (it timed out on their side): nothing new happens.
+    before = counts(engine)
+    response = client.post(
+        twilio_sms.INBOUND_PATH,
+        data=last,
+        headers={
+            "X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(
+                PUBLIC + twilio_sms.INBOUND_PATH, last
+            )
+        },
+    )
+    assert response.status_code == 200
+    assert counts(engine) == before
+
+    # The dispatcher sends every reply through the twilio client to our fake Twilio, once each.
+    from bot.senders import build_senders
+
+    senders = build_senders(sms_settings, engine)
+    dispatcher = Dispatcher(
+        engine, {"sms": senders["sms"]}, clock=lambda: datetime.now(UTC) + timedelta(minutes=5)
+    )
+    while dispatcher.run_once():
+        pass
+    sent = [r.form["Body"] for r in fake_twilio.messages]
+    assert sent == [row.body for row in outbox(engine)]
+    assert all(
+        r.form["To"] == RESIDENT and r.form["StatusCallback"] == PUBLIC + twilio_sms.STATUS_PATH
+        for r in fake_twilio.messages
+    )
+
+    # Twilio reports the acknowledgement delivered, on the signed status callback.
+    acknowledgement = outbox(engine)[-1]
+    form = {
+        "MessageSid": acknowledgement.provider_message_id,
+        "MessageStatus": "delivered",
+        "AccountSid": ACCOUNT_SID,
+    }
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + twilio_sms.STATUS_PATH, form)
+    assert (
+        client.post(twilio_sms.STATUS_PATH, data=form, headers={"X-Twilio-Signature": signature}).status_code
+        == 204
+    )
+    assert outbox(engine)[-1].status == DELIVERED
+
+
+def test_stop_mid_conversation_means_no_more_texts_and_start_resumes(
+    client, engine, monkeypatch, sms_settings, fake_twilio
+):
+    phone = Phone(client, monkeypatch)
+    phone.text(
+        "Your contractor was rude to me last Tuesday and left a mess. I want an apology and the mess cleaned up."
+    )
+    phone.text("STOP")
+    with Session(engine) as session:
+        assert session.exec(select(Contact).where(Contact.phone == RESIDENT)).one().sms_opted_out
+    replies_before = len(outbox(engine))
+    phone.text("no thanks")  # still recorded, never answered by text
+    assert len(outbox(engine)) == replies_before
+    from bot.senders import build_senders
+
+    dispatcher = Dispatcher(
+        engine,
+        {"sms": build_senders(sms_settings, engine)["sms"]},
+        clock=lambda: datetime.now(UTC) + timedelta(minutes=5),
+    )
+    while dispatcher.run_once():
+        pass
+    assert fake_twilio.messages == []  # the replies queued before STOP are not sent either
+    phone.text("START")
+    assert outbox(engine)[-1].kind == "sms_opt_in"
+
+
+def test_an_mms_photo_is_recorded_on_the_case(client, engine, monkeypatch):
+    phone = Phone(client, monkeypatch)
+    media = [("https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1", "image/jpeg")]
+    phone.text(
+        "Your contractor was rude to me last Tuesday and left a mess. I want an apology and the mess cleaned up.",
+        media=media,
+    )
+    with Session(engine) as session:
+        [attachment] = session.exec(select(Attachment)).all()
+        message = session.get(Message, attachment.message_id)
+        assert attachment.url == media[0][0] and attachment.content_type == "image/jpeg"
+        assert message.sender == RESIDENT
+
+
+def test_a_forged_webhook_through_the_real_app_stores_nothing(client, engine):
+    form = {"MessageSid": "SM" + "f" * 32, "From": RESIDENT, "To": "+447700900000", "Body": "I smell gas"}
+    response = client.post(twilio_sms.INBOUND_PATH, data=form, headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
+    assert response.status_code == 403
+    assert counts(engine) == {"Message": 0, "Case": 0, "Outbox": 0}
