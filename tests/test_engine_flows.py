@@ -186,6 +186,14 @@ def test_gas_the_safety_message_comes_first_and_the_case_is_urgent(chat):
     assert first_row.kind == "safety" and first_row.next_attempt_at <= first_row.created_at  # sent at once, never held
 
 
+def test_an_earlier_risk_stays_on_its_own_case(chat):
+    chat.send("I can smell gas in my kitchen")
+    reply = chat.send("yes")  # unhappy with how we've dealt with it: a new complaint, not a new urgent case
+    assert reply.replies == ("I'm sorry. Please tell us what has gone wrong with how we've dealt with it.",)
+    [service_request] = chat.cases()
+    assert service_request.urgent
+
+
 def test_self_harm_gets_samaritans_first(chat):
     reply = chat.send("I can't take any more, I want to end it all")
     assert "116 123" in reply.replies[0] and "999" in reply.replies[0]

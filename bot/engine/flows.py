@@ -69,6 +69,7 @@ class Turn:
     outbox_ids: list[int] = field(default_factory=list)
     opened_case_ids: list[int] = field(default_factory=list)
     final: bool = False  # a safety message went out: never superseded by a following fragment
+    urgent_now: bool = False  # this message itself shows a risk now
     _triages: dict[str, Triage] = field(default_factory=dict)
 
     # --- who and where --------------------------------------------------------------------
@@ -217,6 +218,7 @@ def check_urgent(t: Turn, triage: Triage) -> None:
     kind = triage.urgent_kind or "danger"
     sent = t.data.setdefault("safety_sent", [])
     t.final = True
+    t.urgent_now = True
     if kind not in sent:
         t.say(R.safety_message(kind, t.policy), kind="safety", hold=False)
         sent.append(kind)
@@ -228,6 +230,15 @@ def check_urgent(t: Turn, triage: Triage) -> None:
         touch(case)
         t.session.add(case)
         audit(t.session, case, "bot", "case.marked_urgent", detail=f"risk now: {kind}")
+
+
+def begin_topic(t: Turn, topic: str | None) -> None:
+    """A new matter: an earlier message's risk stays on that matter's case, not on this one."""
+    t.data["topic"] = topic
+    t.data.pop("case_id", None)
+    if not t.urgent_now:
+        t.data.pop("urgent", None)
+        t.data.pop("urgent_kind", None)
 
 
 def ensure_urgent_case(t: Turn, triage: Triage) -> None:
@@ -321,8 +332,7 @@ def start_complaint(
     what_prompt: str = R.ASK_WHAT,
 ) -> None:
     t.state = "complaint"
-    t.data["topic"] = "complaint"
-    t.data.pop("case_id", None)
+    begin_topic(t, "complaint")
     content = text if U.has_content(text) else None
     complaint: dict[str, Any] = {
         "what": None,
@@ -559,7 +569,7 @@ def complete_complaint(t: Turn, complaint: dict[str, Any]) -> None:
 
 # --- the other categories ---------------------------------------------------------------------
 def log_service_request(t: Turn, text: str, triage: Triage) -> None:
-    t.data["topic"] = "service_request"
+    begin_topic(t, "service_request")
     case = t.open(t.new_case("service_request", text, triage))
     t.letter(case, "service_request_logged")
     t.say(R.SR_ASK_UNHAPPY)
@@ -582,7 +592,7 @@ def on_sr_logged(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
 
 
 def route_asb(t: Turn, text: str, triage: Triage) -> None:
-    t.data["topic"] = "asb_report"
+    begin_topic(t, "asb_report")
     case = t.open(t.new_case("asb_report", text, triage))
     t.letter(case, "asb_routed")
     t.state = "done"
@@ -590,7 +600,7 @@ def route_asb(t: Turn, text: str, triage: Triage) -> None:
 
 def record_exclusion(t: Turn, text: str, triage: Triage) -> None:
     """Never a refusal: staff review it and write with their decision and the Ombudsman route."""
-    t.data["topic"] = "exclusion"
+    begin_topic(t, "exclusion")
     reason = triage.exclusion_reason
     case = t.open(t.new_case("exclusion", text, triage, exclusion_reason=reason))
     t.letter(
@@ -603,14 +613,14 @@ def record_exclusion(t: Turn, text: str, triage: Triage) -> None:
 
 
 def record_compliment(t: Turn, text: str, triage: Triage) -> None:
-    t.data["topic"] = "compliment"
+    begin_topic(t, "compliment")
     case = t.open(t.new_case("compliment", text, triage))
     t.letter(case, "compliment_received")
     t.state = "done"
 
 
 def answer_other(t: Turn, text: str, triage: Triage) -> None:
-    t.data["topic"] = None
+    begin_topic(t, None)
     entry = U.answer_from_faq(t.policy, text)
     if entry is not None:
         t.say(R.fit(R.FAQ_ANSWER, text_field="answer", value=entry.answer))
