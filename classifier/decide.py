@@ -1,16 +1,18 @@
 """From one message to a `Triage`: clean, run the rules, score with the model, combine.
 
 How the parts are combined (TRIAGE_GUIDE.md):
-- The category is the model's (it reads the rule tokens as features, so a cue
-  like "claim issued at court" or "since 2019 and still" moves it), then:
-  a model `exclusion` with a *threat* of court and no started proceedings, or
-  an `out_of_time` reason while the dates say it is still going on, falls
+- The category is the model's (it reads the exclusion and date cues as
+  features, so "claim issued at court" or "since 2019 and still" moves it),
+  then a weak `exclusion` (under `_WEAK_EXCLUSION`) whose only cue is a *threat*
+  of court, or an `out_of_time` while the dates say it is still going on, falls
   back to `complaint` (guide rule 3: without a clear cue, doubt goes to the
   resident).
 - The exclusion reason is the rule cue's when the rules found one (the model
   breaks ties between several), else the reason model's.
-- `urgent` is set by a rule hit or by the urgent model; `advocate` likewise;
-  adjustments come from the rules (a closed list of codes).
+- `urgent` is set by a rule hit (except the kinds in `SOFT_URGENT_KINDS`) or
+  by the urgent model above `URGENT_THRESHOLD`; `advocate` by the advocate
+  model (which reads the advocate rules as features); adjustments come from
+  the rules (a closed list of codes).
 - `needs_review` when the confidence is under `REVIEW_THRESHOLD` or the
   category is `exclusion` (only staff decide exclusions).
 """
@@ -32,10 +34,13 @@ from classifier.types import CATEGORIES, EXCLUSION_REASONS, Evidence, Triage
 # calibration curve of the held-out split (training_data/README.md, "Review threshold").
 REVIEW_THRESHOLD = 0.70
 # Flag thresholds for the two binary heads: low, because a missed risk costs more than a look.
-URGENT_THRESHOLD = 0.35
+URGENT_THRESHOLD = 0.10
 ADVOCATE_THRESHOLD = 0.5
-# Rule cues that decide a category on their own, only when the model already leans that way.
-_CATEGORY_LEAN = 0.25
+# An exclusion the model is less sure of than this falls back to complaint when the rules see only a
+# threat of court or an issue that is still going on.
+_WEAK_EXCLUSION = 0.5
+# Urgent kinds too often said of the past ("the flood last year") to set the flag without the model.
+SOFT_URGENT_KINDS = ("flood", "structural")
 MAX_EVIDENCE = 8
 
 
@@ -75,40 +80,30 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
 
     if category == "exclusion":
         reason_probs = heads["reason"]
-        cue_reasons = [r for r in rules.exclusion_cues]
-        if cue_reasons:
-            reason = max(cue_reasons, key=lambda r: reason_probs[EXCLUSION_REASONS.index(r)])
+        if rules.exclusion_cues:
+            reason = max(rules.exclusion_cues, key=lambda r: reason_probs[EXCLUSION_REASONS.index(r)])
         else:
             reason = EXCLUSION_REASONS[int(np.argmax(reason_probs))]
-        if (reason == "legal_proceedings" and rules.legal_threat_only and "legal_proceedings" not in rules.exclusion_cues) or (
-            reason == "out_of_time" and dates is not None and dates.ongoing and not dates.ended
-        ):
+        threat_only = reason == "legal_proceedings" and rules.legal_threat_only
+        still_going = reason == "out_of_time" and dates is not None and dates.ongoing and not dates.ended
+        if (threat_only or still_going) and confidence < _WEAK_EXCLUSION:
+            # Guide rule 3: a threat to sue, or an old issue still happening, without a clear cue is a complaint.
             category, reason = "complaint", None
             confidence = float(probabilities[CATEGORIES.index("complaint")] + probabilities[CATEGORIES.index("exclusion")])
-    elif category == "complaint" and rules.exclusion_cues:
-        # A strong cue on a complaint the model half-thought was an exclusion: route to staff as one.
-        p_excl = float(probabilities[CATEGORIES.index("exclusion")])
-        if p_excl >= _CATEGORY_LEAN:
-            reason_probs = heads["reason"]
-            reason = max(rules.exclusion_cues, key=lambda r: reason_probs[EXCLUSION_REASONS.index(r)])
-            if not (reason == "out_of_time" and dates is not None and dates.ongoing):
-                category = "exclusion"
-                confidence = p_excl + float(probabilities[CATEGORIES.index("complaint")])
-            else:
-                reason = None
 
     if reason and reason in rules.exclusion_cues:
         for hit in rules.exclusion_cues[reason][:2]:
             evidence.append(_span(rules_view, text, hit.start, hit.end, f"exclusion:{reason}"))
 
-    urgent_kinds = list(rules.urgent)
-    urgent = bool(urgent_kinds) or float(heads["urgent"][0]) >= URGENT_THRESHOLD
+    hard_kinds = [k for k in rules.urgent if k not in SOFT_URGENT_KINDS]
+    urgent = bool(hard_kinds) or float(heads["urgent"][0]) >= URGENT_THRESHOLD
+    urgent_kinds = (hard_kinds + [k for k in rules.urgent if k in SOFT_URGENT_KINDS]) if urgent else []
     urgent_kind = urgent_kinds[0] if urgent_kinds else ("other" if urgent else None)
     for kind in urgent_kinds[:2]:
         for hit in rules.urgent[kind][:2]:
             evidence.append(_span(rules_view, text, hit.start, hit.end, f"urgent:{kind}"))
 
-    advocate = float(heads["advocate"][0]) >= ADVOCATE_THRESHOLD or (bool(rules.advocate) and float(heads["advocate"][0]) >= 0.2)
+    advocate = float(heads["advocate"][0]) >= ADVOCATE_THRESHOLD
     if advocate:
         for hit in rules.advocate[:1]:
             evidence.append(_span(rules_view, text, hit.start, hit.end, "advocate"))

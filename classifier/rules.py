@@ -256,7 +256,7 @@ PATTERNS: dict[str, list[str]] = {
         "put my|her|his|your|the|their windows|window in", "do you|him|her|me|them in", "glass you|him|her|me",
     ],
     "urg:self_harm_extra": [
-        "want|wish it all to stop|to+end", "no reason to live", "not worth living", "don't|dont want to wake up",
+        "want|wish it all to stop|end", "no reason to live", "not worth living", "don't|dont want to wake up",
         "tablets saved", "take all my pills|tablets", "jump off|from",
         "nothing left to live", "no point anymore|any+more",
     ],
@@ -305,6 +305,13 @@ PATTERNS: dict[str, list[str]] = {
         "she|he has asked me", "asked me to write|contact|email|get+in+touch", "with her|his|their consent|permission",
         "consent form", "authority to act", "power of attorney", "lpa", "appointee", "acting for", "act for",
         "speak for her|him|them", "my constituent", "a constituent", "for my constituent",
+        "typing this|for me|for+her|for+him", "is typing", "typing on behalf", "writing this for me|her|him",
+        "executor", "next of kin", "granddaughter|grandson|daughter|son|niece|nephew|carer of mrs|mr|ms|miss",
+        "'s son|daughter|granddaughter|grandson|niece|nephew|carer|carers|support+worker|social+worker|advocate|neighbour",
+        "messaging|writing|texting|emailing|contacting|here for my mate|friend|neighbour", "for my mate|friend",
+        "i help her|him|them with", "help her|him with her|his bills|post|letters", "on behalf of", "behalf",
+        "ar ran", "caller said she|he was", "reporting it|this for her|him|them", "asked me to deal|sort|write|contact|email|report",
+        "i'm|i+am writing|emailing|contacting you for|about my mum|dad|mother|father|nan|gran",
     ],
     # --- adjustments ----------------------------------------------------------
     "adj:deaf": [
@@ -330,7 +337,7 @@ PATTERNS: dict[str, list[str]] = {
     ],
     "adj:cognitive": [
         "dementia", "alzheimer*", "memory problems|loss|issues", "poor memory", "forgets|forgetful|forgetting",
-        "brain injury", "head injury", "gets confused", "easily confused", "stroke", "memory is", "cognitive", "doesn't|does n't remember",
+        "brain injury", "head injury", "gets confused", "easily confused", "memory is", "cognitive", "doesn't|does n't remember",
     ],
     "adj:mental_health": [
         "anxiety", "depression", "depressed", "ptsd", "mental health", "bipolar", "schizophreni*",
@@ -341,13 +348,19 @@ PATTERNS: dict[str, list[str]] = {
         "wheelchair", "bedbound", "bed bound", "bed-bound", "housebound", "mobility", "zimmer", "walking frame",
         "walking stick", "crutches", "can't|cant|cannot walk|climb", "manage|do the? stairs",
         "amputee", "paralys*", "paraplegic", "disabled access", "ramp", "stairlift", "stair lift", "scooter",
-        "limited movement", "physical disability", "multiple sclerosis", "hoist",
+        "limited movement", "physical disability", "multiple sclerosis", "hoist", "stroke", "grab rail|rails",
+        "walker", "rollator", "disabled", "mnd", "cerebral palsy", "arthritis", "can't|cant|cannot manage stairs|the+stairs",
     ],
     "adj:phone_only": [
         "phone|ring|call me only", "only phone|ring|call", "by phone only", "phone only", "contact me by phone|telephone",
-        "rather than write|writing|email|emails|letter|letters",
-        "no internet", "no email", "don't|dont have|use|do email|internet|computer|a+computer|a+smartphone",
-        "not on email", "can't|cant|cannot read letters|emails|email", "no computer", "not online",
+        "rather than write|writing|email|emails|letter|letters", "don't|dont|do+not|no send letters|letters|emails|writing",
+        "instead of letters|writing|emails", "not letters", "phone me instead|please", "ring me instead|please",
+        "call me instead|please", "please phone|ring|call me", "please phone|ring|call", "speak to me on the phone",
+    ],
+    "cond:cannot_read": [
+        "can't|cant|cannot read|write", "can't|cant|cannot read or write", "no internet", "not online", "not on email",
+        "don't|dont use email|computers|the+internet", "no email", "no computer", "struggle|struggles to read",
+        "can't|cant read well", "dyslexi*",
     ],
     "adj:written_only": [
         "in writing only", "only in writing", "writing only", "email only", "by email only", "text only",
@@ -376,9 +389,17 @@ _LANG_SET = frozenset(LANGUAGES) - {"english"}
 _WELSH_WORDS = frozenset(
     "dw i yn mae ddim fy gyda diolch os gwelwch dda eich chi ni nhw wedi ac rwy rydw roedd bod tŷ ty fflat"
     " gwres dŵr dwr boeler plis helo bore prynhawn angen cwyn atgyweirio cegin ystafell wely ydw hefyd"
-    " achos oherwydd heddiw ddoe wythnos mis".split()
+    " achos oherwydd heddiw ddoe wythnos mis y yr r 'r ar am efo mewn hyn hi o fo neb dim sori rhif anghywir"
+    " dydi dyw nid nad oes mi ei eu sy sydd ond neu a ag i'r i'n ges gan dros drwy wrth yma yno fan ydi"
+    " isio eisiau moyn gallu gwneud cael dal eto ers pan hen newydd drws ffenestri ffenest llythyr llythyrau"
+    " ymateb terfynol cam swyddog tai rhent ffens gefn storm neithiwr brys gwybod pwnc annwyl cofion"
+    " mam dad nhad taid nain ran blant plant mlynedd blynedd".split()
 )
-_WELSH_DISTINCT = frozenset("ddim gwelwch diolch mae gyda rydw rwy roedd wedi eich nhw gwres dŵr boeler cwyn angen ydw heddiw".split())
+_WELSH_DISTINCT = frozenset(
+    "ddim gwelwch diolch mae gyda rydw rwy roedd wedi eich nhw gwres dŵr boeler cwyn angen ydw heddiw efo neb"
+    " dydi dyw nid oes sydd isio eisiau ymateb swyddog annwyl cofion pwnc anghywir neithiwr brys gwybod ran"
+    " mewn ers dal drws llythyr".split()
+)
 
 ADJUSTMENT_LABELS = (
     "deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health", "mobility",
@@ -616,6 +637,14 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
 
     # Advocates and adjustments.
     result.advocate = by_label.get("adv", [])[:2]
+    if "adj:phone_only" in by_label:
+        asks = by_label.pop("adj:phone_only")
+        strong = [h for h in asks if "only" in lower[h.start : h.end] or "instead" in lower[h.start : h.end]]
+        pair = _near(by_label.get("cond:cannot_read", []), asks, 120) if "cond:cannot_read" in by_label else None
+        if strong or pair:
+            by_label["adj:phone_only"] = strong or list(pair)
+    if "urg:self_harm" in by_label:
+        by_label.setdefault("adj:mental_health", by_label["urg:self_harm"][:1])
     for code in ADJUSTMENT_LABELS:
         hits = by_label.get(f"adj:{code}")
         if hits:
@@ -713,7 +742,7 @@ def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) 
     if words:
         welsh = sum(1 for w in words if w in _WELSH_WORDS)
         distinct = sum(1 for w in set(words) if w in _WELSH_DISTINCT)
-        if distinct >= 2 and welsh >= max(3, len(words) // 5):
+        if (distinct >= 2 and welsh >= max(2, len(words) // 4)) or (distinct and welsh >= 2 and welsh * 2 >= len(words)):
             first = next((w, idx) for w, idx in tokens if w in _WELSH_WORDS)
             found.setdefault("welsh", Hit("adj:interpreter", first[1], first[1] + len(first[0])))
         elif not found:
