@@ -80,7 +80,9 @@ class InboundPipeline:
             try:
                 session.flush()
                 for attachment in inbound.attachments:
-                    keep = attachment.data is not None and attachment.size <= self.settings.max_attachment_bytes
+                    keep = (
+                        attachment.data is not None and attachment.size <= self.settings.max_attachment_bytes
+                    )
                     session.add(
                         Attachment(
                             message_id=message.id,
@@ -99,7 +101,8 @@ class InboundPipeline:
         with Session(self.engine) as session:
             existing = session.exec(
                 select(Message.id).where(
-                    Message.channel == inbound.channel, Message.provider_message_id == inbound.provider_message_id[:250]
+                    Message.channel == inbound.channel,
+                    Message.provider_message_id == inbound.provider_message_id[:250],
                 )
             ).one()
             return existing, False
@@ -118,20 +121,29 @@ class InboundPipeline:
             postgres = self.engine.dialect.name == "postgresql"
             if not postgres:
                 # SQLite: take the database's write lock now, so the check below cannot go stale.
-                session.execute(update(Message).where(Message.id == message_id).values(processed=Message.processed))
+                session.execute(
+                    update(Message).where(Message.id == message_id).values(processed=Message.processed)
+                )
             message = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
             if message.processed:
                 session.rollback()
                 return InboundResult(duplicate=True, message_id=message_id)
             if postgres:
                 # One message at a time per sender, whichever worker has it.
-                session.execute(sa_select(func.pg_advisory_xact_lock(_sender_lock_key(message.channel, message.sender or ""))))
+                session.execute(
+                    sa_select(
+                        func.pg_advisory_xact_lock(_sender_lock_key(message.channel, message.sender or ""))
+                    )
+                )
             outcome = self.conversations.process(session, message)
             message.processed = True
             session.add(message)
             session.commit()
             return InboundResult(
-                duplicate=False, message_id=message_id, replies=outcome.replies, case_reference=outcome.case_reference
+                duplicate=False,
+                message_id=message_id,
+                replies=outcome.replies,
+                case_reference=outcome.case_reference,
             )
 
     def process_pending(self, older_than: timedelta = timedelta(seconds=30)) -> int:

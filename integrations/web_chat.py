@@ -65,8 +65,16 @@ def deliver_pending(engine: Engine, conversation_id: int) -> None:
     with Session(engine) as session:
         session.execute(
             update(Outbox)
-            .where(Outbox.channel == CHANNEL, Outbox.conversation_id == conversation_id, Outbox.status == PENDING)
-            .values(status=DELIVERED, attempts=Outbox.attempts + 1, sent_at=now, delivered_at=now, delivery_status="shown")
+            .where(
+                Outbox.channel == CHANNEL, Outbox.conversation_id == conversation_id, Outbox.status == PENDING
+            )
+            .values(
+                status=DELIVERED,
+                attempts=Outbox.attempts + 1,
+                sent_at=now,
+                delivered_at=now,
+                delivery_status="shown",
+            )
         )
         session.commit()
 
@@ -76,7 +84,9 @@ def _conversation_id(engine: Engine, token: str | None) -> int:
         raise HTTPException(status_code=401, detail="This chat has not started. Please reload the page.")
     with Session(engine) as session:
         conversation_id = session.exec(
-            select(Conversation.id).where(Conversation.channel == CHANNEL, Conversation.session_token == token)
+            select(Conversation.id).where(
+                Conversation.channel == CHANNEL, Conversation.session_token == token
+            )
         ).first()
     if conversation_id is None:
         raise HTTPException(status_code=404, detail="We could not find this chat. Please start a new one.")
@@ -86,11 +96,17 @@ def _conversation_id(engine: Engine, token: str | None) -> int:
 def history(engine: Engine, conversation_id: int) -> list[dict[str, Any]]:
     with Session(engine) as session:
         inbound = session.exec(
-            select(Message).where(Message.conversation_id == conversation_id, Message.direction == "in").order_by(Message.id)
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.direction == "in")
+            .order_by(Message.id)
         ).all()
         outbound = session.exec(
             select(Outbox)
-            .where(Outbox.conversation_id == conversation_id, Outbox.channel == CHANNEL, Outbox.status.not_in(NOT_SHOWN))
+            .where(
+                Outbox.conversation_id == conversation_id,
+                Outbox.channel == CHANNEL,
+                Outbox.status.not_in(NOT_SHOWN),
+            )
             .order_by(Outbox.id)
         ).all()
     items = [(m.created_at.replace(tzinfo=None), 0, m.id, "resident", m.body) for m in inbound]
@@ -102,18 +118,24 @@ def history(engine: Engine, conversation_id: int) -> list[dict[str, Any]]:
 async def _bounded_json(request: Request) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        raise HTTPException(status_code=413, detail="That message is too long. Please send it in shorter parts.")
+        raise HTTPException(
+            status_code=413, detail="That message is too long. Please send it in shorter parts."
+        )
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(status_code=413, detail="That message is too long. Please send it in shorter parts.")
+            raise HTTPException(
+                status_code=413, detail="That message is too long. Please send it in shorter parts."
+            )
     import json
 
     try:
         data = json.loads(body or b"{}")
     except ValueError:
-        raise HTTPException(status_code=400, detail="We could not read that message. Please try again.") from None
+        raise HTTPException(
+            status_code=400, detail="We could not read that message. Please try again."
+        ) from None
     if not isinstance(data, dict):
         raise HTTPException(status_code=400, detail="We could not read that message. Please try again.")
     return data
@@ -143,7 +165,9 @@ def web_chat_router(handle: InboundHandler) -> APIRouter:
         rate_limit(request, f"webchat:start:{client_ip(request)}", SESSIONS_PER_IP_PER_MINUTE)
         token = secrets.token_urlsafe(32)
         with Session(request.app.state.engine) as session:
-            session.add(Conversation(channel=CHANNEL, address=token, session_token=token, state="start", data={}))
+            session.add(
+                Conversation(channel=CHANNEL, address=token, session_token=token, state="start", data={})
+            )
             session.commit()
         return JSONResponse({"token": token}, status_code=201, headers={"Cache-Control": "no-store"})
 
@@ -162,7 +186,9 @@ def web_chat_router(handle: InboundHandler) -> APIRouter:
             raise HTTPException(status_code=422, detail="Please type a message first.")
         text = text.strip()
         if len(text) > MAX_TEXT_CHARS:
-            raise HTTPException(status_code=413, detail=f"Please keep each message under {MAX_TEXT_CHARS} characters.")
+            raise HTTPException(
+                status_code=413, detail=f"Please keep each message under {MAX_TEXT_CHARS} characters."
+            )
         client_id = data.get("client_id")
         if not isinstance(client_id, str) or not _CLIENT_ID_RE.match(client_id):
             client_id = secrets.token_hex(12)
@@ -187,6 +213,8 @@ def web_chat_router(handle: InboundHandler) -> APIRouter:
         conversation_id = _conversation_id(engine, token)
         rate_limit(request, f"webchat:history:{token}", HISTORY_READS_PER_MINUTE)
         deliver_pending(engine, conversation_id)
-        return JSONResponse({"messages": history(engine, conversation_id)}, headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {"messages": history(engine, conversation_id)}, headers={"Cache-Control": "no-store"}
+        )
 
     return router

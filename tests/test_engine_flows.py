@@ -25,7 +25,9 @@ def assert_every_sms_fits(chat):
 
 
 def test_a_complete_complaint_with_an_adjustment_and_an_advocate_takes_at_most_six_turns(chat):
-    first = chat.send("I'm writing on behalf of my mum. Her heating is still not fixed and nobody came to the appointment.")
+    first = chat.send(
+        "I'm writing on behalf of my mum. Her heating is still not fixed and nobody came to the appointment."
+    )
     assert "complaint is about" in first.replies[0]
     assert "heating is still not fixed" in first.replies[0] or "writing on behalf" in first.replies[0]
     assert "When did this happen" in first.replies[-1]
@@ -45,7 +47,9 @@ def test_a_complete_complaint_with_an_adjustment_and_an_advocate_takes_at_most_s
     assert case.outcome_sought == "Fix the heating and say sorry"
     assert sorted(chat.adjustments(case)) == ["deaf", "written_only"]
     advocate = chat.advocate(case)
-    assert advocate.name == "John Smith" and advocate.relationship == "son" and advocate.consent == "to_obtain"
+    assert (
+        advocate.name == "John Smith" and advocate.relationship == "son" and advocate.consent == "to_obtain"
+    )
     acknowledgement = chat.outbox()[-1]
     assert acknowledgement.kind == "acknowledgement" and case.reference in acknowledgement.body
     assert "reply YES" in acknowledgement.body
@@ -147,7 +151,9 @@ def test_asb_is_routed_with_a_reference_and_unhappiness_with_our_handling_become
     [case] = chat.cases()
     assert case.category == "asb_report" and case.reference in reply.replies[0]
     assert "ASB team" in reply.replies[0]
-    reply = chat.send("I want to complain about how you've handled it, I've reported it five times and you're not happy to help")
+    reply = chat.send(
+        "I want to complain about how you've handled it, I've reported it five times and you're not happy to help"
+    )
     assert "complaint is about" in reply.replies[0]
     for answer in ("since June", "Move them or move me", "no", "no", "text"):
         chat.send(answer)
@@ -155,10 +161,13 @@ def test_asb_is_routed_with_a_reference_and_unhappiness_with_our_handling_become
     assert complaint.category == "complaint" and complaint.linked_case_id == asb.id
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("There's a court claim already started about the damp", "legal_proceedings"),
-    ("My council tax bill is wrong", "other_organisation"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("There's a court claim already started about the damp", "legal_proceedings"),
+        ("My council tax bill is wrong", "other_organisation"),
+    ],
+)
 def test_an_exclusion_is_never_refused(chat, policy, text, reason):
     reply = chat.send(text)
     [case] = chat.cases()
@@ -172,7 +181,9 @@ def test_an_exclusion_is_never_refused(chat, policy, text, reason):
 
 
 def test_an_exclusion_the_policy_does_not_use_stays_a_complaint(chat):
-    chat.send("I have made an insurance claim about the leak damage")  # code-default has no insurance exclusion
+    chat.send(
+        "I have made an insurance claim about the leak damage"
+    )  # code-default has no insurance exclusion
     assert chat.conversation().state == "complaint"
 
 
@@ -183,7 +194,9 @@ def test_gas_the_safety_message_comes_first_and_the_case_is_urgent(chat):
     [case] = chat.cases()
     assert case.urgent and case.urgent_kind == "gas"
     first_row = chat.outbox()[0]
-    assert first_row.kind == "safety" and first_row.next_attempt_at <= first_row.created_at  # sent at once, never held
+    assert (
+        first_row.kind == "safety" and first_row.next_attempt_at <= first_row.created_at
+    )  # sent at once, never held
 
 
 def test_an_earlier_risk_stays_on_its_own_case(chat):
@@ -230,7 +243,9 @@ def test_other_answers_from_the_faq_or_asks_what_they_need(chat):
 
 def test_low_confidence_asks_one_clarifying_question(chat):
     reply = chat.send("My boiler is making a noise")
-    assert reply.replies == ("Is this the first time you've told us about this, or are you unhappy with how we've dealt with it?",)
+    assert reply.replies == (
+        "Is this the first time you've told us about this, or are you unhappy with how we've dealt with it?",
+    )
     assert chat.cases() == []
     chat.send("It's the first time")
     [case] = chat.cases()
@@ -276,15 +291,29 @@ def test_every_sms_the_bot_can_send_fits_in_two_segments(chat, policy):
     from bot.engine import replies as R
 
     lines = [
-        R.GREETING.format(landlord=policy.landlord), R.ASK_WHAT, R.ASK_WHAT_HANDLING, R.ASK_WHEN, R.ASK_OUTCOME,
-        R.ASK_ADJUSTMENTS, R.ASK_ADVOCATE, R.ASK_ADVOCATE_FOR_SOMEONE, R.ASK_CONTACT, R.ASK_CONTACT_WEB,
-        R.COMPLAINT_ALREADY.format(reference="CMP-2026-000001"), R.SR_ASK_UNHAPPY, R.SR_NO_COMPLAINT,
-        R.ADDED_TO_CASE.format(reference="CMP-2026-000001"), R.CONSENT_RECORDED.format(who="A" * 60, reference="CMP-2026-000001"),
-        R.CLARIFY_GENERIC, *R.CLARIFY.values(), R.RESTART,
+        R.GREETING.format(landlord=policy.landlord),
+        R.ASK_WHAT,
+        R.ASK_WHAT_HANDLING,
+        R.ASK_WHEN,
+        R.ASK_OUTCOME,
+        R.ASK_ADJUSTMENTS,
+        R.ASK_ADVOCATE,
+        R.ASK_ADVOCATE_FOR_SOMEONE,
+        R.ASK_CONTACT,
+        R.ASK_CONTACT_WEB,
+        R.COMPLAINT_ALREADY.format(reference="CMP-2026-000001"),
+        R.SR_ASK_UNHAPPY,
+        R.SR_NO_COMPLAINT,
+        R.ADDED_TO_CASE.format(reference="CMP-2026-000001"),
+        R.CONSENT_RECORDED.format(who="A" * 60, reference="CMP-2026-000001"),
+        R.CLARIFY_GENERIC,
+        *R.CLARIFY.values(),
+        R.RESTART,
         R.HUMAN.format(about=" about CMP-2026-000001", phone=policy.office.phone, hours=policy.office.hours),
         R.HANDED_OFF_ADDED.format(phone=policy.office.phone),
         R.STOPPED.format(kept=R.STOPPED_KEPT.format(reference="CMP-2026-000001")),
-        R.URGENT_NOTED.format(reference="CMP-2026-000001"), R.ADJUSTMENTS_NOTED.format(needs="deaf/BSL, large print, Polish interpreter"),
+        R.URGENT_NOTED.format(reference="CMP-2026-000001"),
+        R.ADJUSTMENTS_NOTED.format(needs="deaf/BSL, large print, Polish interpreter"),
         *(R.safety_message(kind, policy) for kind in [*R.SAFETY, None]),
         *(R.fit(R.FAQ_ANSWER, text_field="answer", value=entry.answer) for entry in policy.faq),
         R.fit(R.UNDERSTOOD, value="x " * 400),

@@ -49,7 +49,12 @@ def test_a_duplicate_delivery_creates_nothing(chat, engine):
     again = chat.send("The plumber was brilliant", provider_id="SM-dup")
     assert not first.duplicate and again.duplicate and again.message_id == first.message_id
     assert again.replies == ()
-    assert (count(engine, Message), count(engine, Case), count(engine, Outbox), count(engine, AuditEvent)) == before
+    assert (
+        count(engine, Message),
+        count(engine, Case),
+        count(engine, Outbox),
+        count(engine, AuditEvent),
+    ) == before
 
 
 def test_a_retry_of_a_message_whose_processing_crashed_is_processed_once(engine, settings, policy):
@@ -85,7 +90,14 @@ def test_process_pending_picks_up_a_crashed_message(engine, settings, policy):
 
     pipeline = make_inbound_handler(engine, settings, policy, flaky)
     with pytest.raises(RuntimeError):
-        pipeline(InboundMessage(channel="sms", sender="+447700900555", body="The plumber was brilliant", provider_message_id="SM-p"))
+        pipeline(
+            InboundMessage(
+                channel="sms",
+                sender="+447700900555",
+                body="The plumber was brilliant",
+                provider_message_id="SM-p",
+            )
+        )
     broken["on"] = False
     assert pipeline.process_pending(older_than=timedelta(0)) == 1
     assert pipeline.process_pending(older_than=timedelta(0)) == 0
@@ -113,7 +125,9 @@ def _race(handler, messages):
 
 
 def test_racing_retries_of_one_message_make_one_case_and_one_reply(handler, engine):
-    message = InboundMessage(channel="sms", sender="+447700900777", body="The plumber was brilliant", provider_message_id="SM-race")
+    message = InboundMessage(
+        channel="sms", sender="+447700900777", body="The plumber was brilliant", provider_message_id="SM-race"
+    )
     results = _race(handler, [message] * 6)
     assert sorted(r.duplicate for r in results) == [False] + [True] * 5
     assert count(engine, Message) == 1 and count(engine, Case) == 1 and count(engine, Outbox) == 1
@@ -123,7 +137,9 @@ def test_racing_retries_of_one_message_make_one_case_and_one_reply(handler, engi
 def test_racing_different_messages_from_one_sender_are_taken_one_at_a_time(handler, engine):
     messages = [
         InboundMessage(
-            channel="email", sender="resident@example.com", body=f"The plumber was brilliant {i}",
+            channel="email",
+            sender="resident@example.com",
+            body=f"The plumber was brilliant {i}",
             provider_message_id=f"<race-{i}@example.com>",
         )
         for i in range(5)
@@ -148,8 +164,15 @@ def test_a_stale_conversation_version_is_refused(chat, engine, policy):
             other_worker.add(row)
             other_worker.commit()
         turn = Turn(
-            session=reader, policy=policy, classify=fake_classify, conversation=conversation, message=message,
-            text="x", received_at=T0, state="start", data={},
+            session=reader,
+            policy=policy,
+            classify=fake_classify,
+            conversation=conversation,
+            message=message,
+            text="x",
+            received_at=T0,
+            state="start",
+            data={},
         )
         with pytest.raises(StaleConversation):
             chat.handler.conversations._save(reader, conversation, turn)
@@ -174,7 +197,9 @@ def test_the_pipeline_handles_the_message_again_after_a_stale_conversation(chat,
 def test_fragments_within_seconds_are_read_as_one_message(chat, engine):
     chat.send("My heating is broken", at=T0)
     first_rows = chat.outbox()
-    assert first_rows and all(r.next_attempt_at > r.created_at for r in first_rows)  # held for a following fragment
+    assert first_rows and all(
+        r.next_attempt_at > r.created_at for r in first_rows
+    )  # held for a following fragment
     result = chat.send("and it is still not fixed, nobody came", at=T0 + timedelta(seconds=2))
     assert "complaint is about: My heating is broken and it is still not fixed" in result.replies[0]
     statuses = {r.id: r.status for r in chat.outbox(include_cancelled=True)}
@@ -202,7 +227,8 @@ def test_a_dispatcher_never_sends_a_superseded_reply(chat, engine):
     chat.send("and it is still not fixed, nobody came", at=T0 + timedelta(seconds=2))
     sent = []
     dispatcher = Dispatcher(
-        engine, {"sms": lambda row: sent.append(row.body) or SendResult("SMx")},
+        engine,
+        {"sms": lambda row: sent.append(row.body) or SendResult("SMx")},
         clock=lambda: datetime.now(UTC) + timedelta(minutes=5),
     )
     dispatcher.run_once()
@@ -237,8 +263,15 @@ def test_a_safety_message_is_never_held_or_superseded(chat):
 
 # --- other channels' shapes ------------------------------------------------------------------
 def test_automatic_email_is_recorded_and_never_answered(handler, engine):
-    result = handler(InboundMessage(channel="email", sender="resident@example.com", body="I am out of the office",
-                                    provider_message_id="<ooo@example.com>", automatic=True))
+    result = handler(
+        InboundMessage(
+            channel="email",
+            sender="resident@example.com",
+            body="I am out of the office",
+            provider_message_id="<ooo@example.com>",
+            automatic=True,
+        )
+    )
     assert not result.duplicate and result.replies == ()
     assert count(engine, Outbox) == 0 and count(engine, Message) == 1
 
@@ -247,7 +280,9 @@ def test_an_email_quoting_a_case_reference_is_added_to_that_case(handler, engine
     chat = Chat(handler=handler, engine=engine, channel="email", address="resident@example.com")
     chat.send("The plumber was brilliant", subject="Thanks")
     [case] = chat.cases()
-    result = chat.send("Also his name was Dave", subject=f"Re: Thank you for your kind words [{case.reference}]")
+    result = chat.send(
+        "Also his name was Dave", subject=f"Re: Thank you for your kind words [{case.reference}]"
+    )
     assert case.reference in result.replies[0]
     assert len(chat.cases()) == 1
     rows = chat.outbox()
@@ -265,10 +300,16 @@ def test_an_email_quoting_someone_elses_reference_does_not_reach_their_case(hand
 
 def test_stored_messages_are_bounded_and_keep_attachments(handler, engine, settings):
     huge = "word " * (settings.max_message_chars // 2)
-    handler(InboundMessage(
-        channel="email", sender="resident@example.com", body=huge, raw_body=huge + "\n> quoted", provider_message_id="<big@x>",
-        attachments=(InboundAttachment("photo.jpg", "image/jpeg", 3, data=b"abc"),),
-    ))
+    handler(
+        InboundMessage(
+            channel="email",
+            sender="resident@example.com",
+            body=huge,
+            raw_body=huge + "\n> quoted",
+            provider_message_id="<big@x>",
+            attachments=(InboundAttachment("photo.jpg", "image/jpeg", 3, data=b"abc"),),
+        )
+    )
     with Session(engine) as session:
         message = session.exec(select(Message)).one()
         assert len(message.body) <= settings.max_message_chars

@@ -20,7 +20,9 @@ def fits(chat):
 
 
 def test_real_complaint_with_adjustment_and_advocate_in_six_turns(chat):
-    chat.send("I'm writing on behalf of my mum. Her heating is still not fixed and nobody came to the appointment last week.")
+    chat.send(
+        "I'm writing on behalf of my mum. Her heating is still not fixed and nobody came to the appointment last week."
+    )
     for answer in (
         "We want the heating fixed this week and an apology",
         "She is deaf, so text only please",

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from classifier.types import Triage
 from intake.inbound import InboundMessage, InboundResult
-from intake.models import Advocate, Adjustment, Case, Conversation, Outbox
+from intake.models import Adjustment, Advocate, Case, Conversation, Outbox
 
 # Known test phrases -> fixed triage. Checked in order; the first phrase found in the text wins.
 FAKE_TRIAGE: list[tuple[str, Triage]] = [
@@ -29,12 +29,23 @@ FAKE_TRIAGE: list[tuple[str, Triage]] = [
     ("loud music", Triage("asb_report", 0.9)),
     ("the plumber was brilliant", Triage("compliment", 0.95)),
     ("tap is dripping", Triage("service_request", 0.9)),
-    ("boiler", Triage("service_request", 0.45, needs_review=True, probabilities={"service_request": 0.45, "complaint": 0.4, "other": 0.15})),
+    (
+        "boiler",
+        Triage(
+            "service_request",
+            0.45,
+            needs_review=True,
+            probabilities={"service_request": 0.45, "complaint": 0.4, "other": 0.15},
+        ),
+    ),
     ("what time do you open", Triage("other", 0.9)),
     ("keep cancelling", Triage("complaint", 0.9, advocate=True, adjustments=("interpreter:gujarati",))),
     ("crash please", None),  # makes the fake classifier fail, to test crash recovery
     # Like the real model at one point: a bare "I want to complain" read as a possible exclusion.
-    ("i want to complain", Triage("exclusion", 0.98, exclusion_reason="other_organisation", needs_review=True)),
+    (
+        "i want to complain",
+        Triage("exclusion", 0.98, exclusion_reason="other_organisation", needs_review=True),
+    ),
 ]
 
 
@@ -63,7 +74,9 @@ class Chat:
     gap: timedelta = timedelta(minutes=1)
     turns: int = 0
 
-    def send(self, text: str, *, provider_id: str | None = None, at: datetime | None = None, **kw) -> InboundResult:
+    def send(
+        self, text: str, *, provider_id: str | None = None, at: datetime | None = None, **kw
+    ) -> InboundResult:
         self.turns += 1
         if at is None:
             self.clock += self.gap
@@ -81,7 +94,9 @@ class Chat:
     # --- what happened --------------------------------------------------------------------
     def outbox(self, include_cancelled: bool = False) -> list[Outbox]:
         with Session(self.engine) as session:
-            rows = session.exec(select(Outbox).where(Outbox.to_address == self.address).order_by(Outbox.id)).all()
+            rows = session.exec(
+                select(Outbox).where(Outbox.to_address == self.address).order_by(Outbox.id)
+            ).all()
         return [r for r in rows if include_cancelled or r.status != "cancelled"]
 
     def cases(self) -> list[Case]:
@@ -91,7 +106,9 @@ class Chat:
     def conversation(self) -> Conversation:
         with Session(self.engine) as session:
             return session.exec(
-                select(Conversation).where(Conversation.address == self.address).order_by(Conversation.id.desc())
+                select(Conversation)
+                .where(Conversation.address == self.address)
+                .order_by(Conversation.id.desc())
             ).first()
 
     def adjustments(self, case: Case) -> list[str]:

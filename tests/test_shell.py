@@ -47,7 +47,9 @@ def test_a_complete_complaint_through_the_shell(cli, policy):
     from datetime import date
 
     result = cli(
-        "--now", "2026-03-02", "--json",
+        "--now",
+        "2026-03-02",
+        "--json",
         lines=[
             "I'm writing on behalf of my mum. Her heating is still not fixed and nobody came to the appointment.",
             "Three weeks ago",
@@ -61,8 +63,18 @@ def test_a_complete_complaint_through_the_shell(cli, policy):
     assert set(out) == {"conversation", "cases", "outbound"}
     assert out["conversation"]["state"] == "done" and out["conversation"]["channel"] == "sms"
     [case] = out["cases"]
-    assert set(case) == {"reference", "category", "stage", "status", "urgent", "exclusion_reason", "adjustments",
-                         "advocate", "acknowledge_by", "outcome_sought"}
+    assert set(case) == {
+        "reference",
+        "category",
+        "stage",
+        "status",
+        "urgent",
+        "exclusion_reason",
+        "adjustments",
+        "advocate",
+        "acknowledge_by",
+        "outcome_sought",
+    }
     assert case["category"] == "complaint" and case["stage"] == 1 and case["status"] == "stage1_in_progress"
     assert case["acknowledge_by"] == policy.acknowledge_by(date(2026, 3, 2)).isoformat()
     assert case["adjustments"] == ["deaf", "written_only"]
@@ -98,7 +110,16 @@ def test_other_through_the_shell_answers_without_a_case(cli):
 def test_web_and_email_channels(cli):
     out = report(cli("--json", "--channel", "web", lines=["The plumber was brilliant"]))
     assert out["outbound"][0]["channel"] == "web" and out["conversation"]["channel"] == "web"
-    out = report(cli("--json", "--channel", "email", "--from", "Resident <Someone@Example.COM>", lines=["The plumber was brilliant"]))
+    out = report(
+        cli(
+            "--json",
+            "--channel",
+            "email",
+            "--from",
+            "Resident <Someone@Example.COM>",
+            lines=["The plumber was brilliant"],
+        )
+    )
     assert out["outbound"][0]["to"] == "someone@example.com"
     assert "Dear" in out["outbound"][0]["body"] or "Hello" in out["outbound"][0]["body"]
 
@@ -140,14 +161,32 @@ def test_the_installed_triage_command_runs_the_shell(engine, database_url, tmp_p
         from classifier import classify  # noqa: F401
     except ImportError:
         pytest.skip("classifier.classify is not importable yet")
-    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data"), "POLICY": "code-default"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "POLICY": "code-default",
+    }
     triage = Path(sys.executable).parent / "triage"
     result = subprocess.run(
         [str(triage), "shell", "--now", "2026-03-02", "--json"],
-        input="The plumber was brilliant, thank you\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+        input="The plumber was brilliant, thank you\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     assert [c["category"] for c in out["cases"]] == ["compliment"]
-    bad = subprocess.run([str(triage), "shell", "--now", "nope"], input="", capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    bad = subprocess.run(
+        [str(triage), "shell", "--now", "nope"],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--now" in bad.stderr

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from test_engine_support import fake_classify, real_classify  # noqa: F401
 
-from integrations import web_chat
 from intake.models import Case, Outbox
 from intake.outbox import Dispatcher
+from integrations import web_chat
 
 
 @pytest.fixture
@@ -143,8 +143,11 @@ def test_resident_text_is_returned_as_data_never_as_markup(web):
 def test_a_retried_post_is_taken_once(web, engine):
     resident = Resident(web)
     first = resident.say("The plumber was brilliant", client_id="abc123")
-    again = web.post("/chat/api/messages", json={"text": "The plumber was brilliant", "client_id": "abc123"},
-                     headers={"X-Chat-Token": resident.token}).json()
+    again = web.post(
+        "/chat/api/messages",
+        json={"text": "The plumber was brilliant", "client_id": "abc123"},
+        headers={"X-Chat-Token": resident.token},
+    ).json()
     assert first and again["duplicate"] and again["replies"] == []
     assert len(cases(engine)) == 1
 
@@ -159,7 +162,10 @@ def test_bad_tokens_and_bad_bodies(web):
     resident = Resident(web)
     headers = {"X-Chat-Token": resident.token}
     assert web.post("/chat/api/messages", json={"text": "hi"}).status_code == 401
-    assert web.post("/chat/api/messages", json={"text": "hi"}, headers={"X-Chat-Token": "x" * 43}).status_code == 404
+    assert (
+        web.post("/chat/api/messages", json={"text": "hi"}, headers={"X-Chat-Token": "x" * 43}).status_code
+        == 404
+    )
     assert web.get("/chat/api/messages", headers={"X-Chat-Token": "nope"}).status_code == 401
     assert web.post("/chat/api/messages", json={"text": "   "}, headers=headers).status_code == 422
     assert web.post("/chat/api/messages", json={"text": "a" * 2001}, headers=headers).status_code == 413
@@ -174,7 +180,9 @@ def test_messages_are_rate_limited_per_chat(make_client):
         resident = Resident(client)
         for _ in range(3):
             resident.say("hi")
-        response = client.post("/chat/api/messages", json={"text": "hi"}, headers={"X-Chat-Token": resident.token})
+        response = client.post(
+            "/chat/api/messages", json={"text": "hi"}, headers={"X-Chat-Token": resident.token}
+        )
         assert response.status_code == 429 and "wait a minute" in response.json()["detail"]
 
 

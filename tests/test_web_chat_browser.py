@@ -37,14 +37,21 @@ def server(tmp_path_factory):
 
     data_dir = tmp_path_factory.mktemp("chat")
     settings = Settings(
-        data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'chat.db'}", policy="code-default",
-        secret_key="browser-test-secret", secure_cookies=False, public_rate_limit_per_minute=1000, _env_file=None,
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'chat.db'}",
+        policy="code-default",
+        secret_key="browser-test-secret",
+        secure_cookies=False,
+        public_rate_limit_per_minute=1000,
+        _env_file=None,
     )
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     app = create_app(settings, engine=engine, classify=fake_classify)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
@@ -64,7 +71,13 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-gpu"],
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-gpu",
+            ],
         )
         yield browser
         browser.close()
@@ -131,7 +144,12 @@ def test_a_whole_complaint_by_keyboard_only_survives_a_reload(page):
     focus_message_box_with_keyboard(page)
     send_by_keyboard(page, "The repair is still not fixed and nobody came last Tuesday")
     assert "complaint is about" in page.locator("#log .msg.bot").last.inner_text()
-    for answer in ("Fix it and say sorry", "I'm deaf, text only please", "no", "Text me on 07700 900123 in the evenings"):
+    for answer in (
+        "Fix it and say sorry",
+        "I'm deaf, text only please",
+        "no",
+        "Text me on 07700 900123 in the evenings",
+    ):
         send_by_keyboard(page, answer)
     last = page.locator("#log .msg.bot").last.inner_text()
     assert "we have your complaint, ref CMP-" in last

@@ -21,7 +21,10 @@ from sqlmodel import Session, select
 from bot.commands import fail, friendly_errors
 
 CHANNELS = ("sms", "web", "email")
-DEFAULT_FROM = {"sms": "+447700900001", "email": "resident@example.com"}  # Ofcom drama range: never a real phone
+DEFAULT_FROM = {
+    "sms": "+447700900001",
+    "email": "resident@example.com",
+}  # Ofcom drama range: never a real phone
 
 
 def load_classify() -> Callable[..., Any]:
@@ -116,7 +119,9 @@ def conversation_report(engine, conversation_id: int) -> dict[str, Any]:
             case = session.get(Case, case_id)
             if case is None:
                 continue
-            codes = session.exec(select(Adjustment.code).where(Adjustment.case_id == case.id).order_by(Adjustment.id)).all()
+            codes = session.exec(
+                select(Adjustment.code).where(Adjustment.case_id == case.id).order_by(Adjustment.id)
+            ).all()
             advocate = session.exec(
                 select(Advocate).where(Advocate.case_id == case.id).order_by(Advocate.id.desc())
             ).first()
@@ -130,7 +135,11 @@ def conversation_report(engine, conversation_id: int) -> dict[str, Any]:
                     "exclusion_reason": case.exclusion_reason,
                     "adjustments": list(dict.fromkeys(codes)),
                     "advocate": (
-                        {"name": advocate.name, "relationship": advocate.relationship, "consent": advocate.consent}
+                        {
+                            "name": advocate.name,
+                            "relationship": advocate.relationship,
+                            "consent": advocate.consent,
+                        }
                         if advocate
                         else None
                     ),
@@ -139,7 +148,9 @@ def conversation_report(engine, conversation_id: int) -> dict[str, Any]:
                 }
             )
         rows = session.exec(
-            select(Outbox).where(Outbox.conversation_id == conversation_id, Outbox.status != "cancelled").order_by(Outbox.id)
+            select(Outbox)
+            .where(Outbox.conversation_id == conversation_id, Outbox.status != "cancelled")
+            .order_by(Outbox.id)
         ).all()
         current = session.get(Case, conversation.case_id) if conversation.case_id else None
         return {
@@ -219,8 +230,12 @@ def register(app: typer.Typer) -> None:
     @app.command("shell")
     def shell(
         channel: Annotated[str, typer.Option("--channel", help="sms, web or email")] = "sms",
-        address: Annotated[str | None, typer.Option("--from", help="Phone number, email address or web token")] = None,
-        now: Annotated[str | None, typer.Option("--now", help="Received date, YYYY-MM-DD (deadlines count from it)")] = None,
+        address: Annotated[
+            str | None, typer.Option("--from", help="Phone number, email address or web token")
+        ] = None,
+        now: Annotated[
+            str | None, typer.Option("--now", help="Received date, YYYY-MM-DD (deadlines count from it)")
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object at the end")] = False,
     ) -> None:
         """Talk to the conversation engine as a resident would (one message per line when piped)."""

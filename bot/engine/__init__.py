@@ -22,4 +22,11 @@ def make_inbound_handler(engine: Any, settings: Any, policy: Any, classify: Clas
     return make(engine, settings, policy, classify)
 
 
-__all__ = ["CANCELLED", "Classify", "ConversationEngine", "StaleConversation", "TurnOutcome", "make_inbound_handler"]
+__all__ = [
+    "CANCELLED",
+    "Classify",
+    "ConversationEngine",
+    "StaleConversation",
+    "TurnOutcome",
+    "make_inbound_handler",
+]

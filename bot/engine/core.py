@@ -75,25 +75,37 @@ class ConversationEngine:
         """The resident's current conversation on this channel, or a new one."""
         conversation = session.exec(
             select(Conversation)
-            .where(Conversation.channel == channel, Conversation.address == address, Conversation.active.is_(True))
+            .where(
+                Conversation.channel == channel,
+                Conversation.address == address,
+                Conversation.active.is_(True),
+            )
             .order_by(Conversation.id.desc())
         ).first()
         if conversation is not None:
             return conversation
         if channel == "web":  # a web chat keeps its one conversation (its token) even after "stop"
             conversation = session.exec(
-                select(Conversation).where(Conversation.channel == "web", Conversation.session_token == address)
+                select(Conversation).where(
+                    Conversation.channel == "web", Conversation.session_token == address
+                )
             ).first()
             if conversation is not None:
                 return conversation
         return self.start_conversation(session, channel, address, end_others=False)
 
-    def start_conversation(self, session: Session, channel: str, address: str, *, end_others: bool = True) -> Conversation:
+    def start_conversation(
+        self, session: Session, channel: str, address: str, *, end_others: bool = True
+    ) -> Conversation:
         """A fresh conversation (e.g. a new web chat session, or `triage shell`)."""
         if end_others:
             session.execute(
                 update(Conversation)
-                .where(Conversation.channel == channel, Conversation.address == address, Conversation.active.is_(True))
+                .where(
+                    Conversation.channel == channel,
+                    Conversation.address == address,
+                    Conversation.active.is_(True),
+                )
                 .values(active=False, version=Conversation.version + 1, updated_at=utcnow())
             )
         conversation = Conversation(channel=channel, address=address, state="start", data={})
@@ -106,7 +118,9 @@ class ConversationEngine:
     # --- one message ----------------------------------------------------------------------
     def process(self, session: Session, message: Message) -> TurnOutcome:
         meta = dict(message.meta or {})
-        received_at = _aware(datetime.fromisoformat(meta["received_at"]) if meta.get("received_at") else message.created_at)
+        received_at = _aware(
+            datetime.fromisoformat(meta["received_at"]) if meta.get("received_at") else message.created_at
+        )
         conversation = self.conversation_for(session, message.channel, message.sender or "")
         message.conversation_id = conversation.id
         message.contact_id = conversation.contact_id
@@ -180,13 +194,18 @@ class ConversationEngine:
             return False
         ids = last.get("outbox_ids") or []
         if ids:
-            rows = session.exec(select(Outbox.id, Outbox.status).where(Outbox.id.in_(ids)).with_for_update()).all()
+            rows = session.exec(
+                select(Outbox.id, Outbox.status).where(Outbox.id.in_(ids)).with_for_update()
+            ).all()
             if len(rows) != len(ids) or any(status != PENDING for _, status in rows):
                 return False  # a reply already left: the resident has seen an answer, so this is a new turn
             session.execute(
                 update(Outbox)
                 .where(Outbox.id.in_(ids), Outbox.status == PENDING)
-                .values(status=CANCELLED, last_error="superseded: the next text arrived within seconds and both were read together")
+                .values(
+                    status=CANCELLED,
+                    last_error="superseded: the next text arrived within seconds and both were read together",
+                )
             )
         for case_id in last.get("cases") or []:
             case = session.get(Case, case_id)
@@ -197,7 +216,12 @@ class ConversationEngine:
             touch(case)
             session.add(case)
             audit(
-                session, case, "bot", "case.superseded", before={"status": before}, after={"status": case.status},
+                session,
+                case,
+                "bot",
+                "case.superseded",
+                before={"status": before},
+                after={"status": case.status},
                 detail="The resident's next text arrived within seconds; both texts were read together as one message.",
             )
         return True
@@ -246,5 +270,7 @@ class ConversationEngine:
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            raise StaleConversation(f"conversation {conversation.id} changed while we were handling a message")
+            raise StaleConversation(
+                f"conversation {conversation.id} changed while we were handling a message"
+            )
         session.expire(conversation)

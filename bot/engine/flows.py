@@ -249,7 +249,9 @@ def ensure_urgent_case(t: Turn, triage: Triage) -> None:
     category = topic if topic in ("complaint", "service_request", "asb_report", "compliment") else "other"
     summary = (t.data.get("complaint") or {}).get("what") or t.data.get("pending_text") or t.text
     case = t.open(
-        t.new_case(category, summary, triage, needs_review=category == "other", review_reason="urgent risk reported")
+        t.new_case(
+            category, summary, triage, needs_review=category == "other", review_reason="urgent risk reported"
+        )
     )
     t.say(R.URGENT_NOTED.format(reference=case.reference), hold=False)
 
@@ -259,7 +261,9 @@ def on_start(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
     new_topic(t, text, triage, forced=None, explicit_complaint=asked == "complain")
 
 
-def new_topic(t: Turn, text: str, triage: Triage, forced: str | None, explicit_complaint: bool = False) -> None:
+def new_topic(
+    t: Turn, text: str, triage: Triage, forced: str | None, explicit_complaint: bool = False
+) -> None:
     category = forced or triage.category
     if explicit_complaint and not forced:
         # "I want to complain" is a complaint. Only what they go on to describe can make it an
@@ -284,7 +288,10 @@ def new_topic(t: Turn, text: str, triage: Triage, forced: str | None, explicit_c
         if t.policy.uses_exclusion(triage.exclusion_reason):
             return record_exclusion(t, text, triage)
         return start_complaint(
-            t, text, triage, review_reason=f"possible exclusion {triage.exclusion_reason} is not in this landlord's policy"
+            t,
+            text,
+            triage,
+            review_reason=f"possible exclusion {triage.exclusion_reason} is not in this landlord's policy",
         )
     {
         "complaint": start_complaint,
@@ -581,7 +588,10 @@ def on_sr_logged(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
     answer = U.yes_no(text)
     if answer is True or asked == "complain":
         return start_complaint(
-            t, text if asked == "complain" else "", triage, linked_case_id=case.id if case else None,
+            t,
+            text if asked == "complain" else "",
+            triage,
+            linked_case_id=case.id if case else None,
             what_prompt=R.ASK_WHAT_HANDLING,
         )
     if answer is False:
@@ -638,7 +648,10 @@ def on_done(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
         return
     is_complaint = case.category in ("complaint", "exclusion")
     unhappy = asked == "complain" or (
-        triage.category == "complaint" and triage.confidence >= 0.7 and not triage.needs_review and U.has_content(text)
+        triage.category == "complaint"
+        and triage.confidence >= 0.7
+        and not triage.needs_review
+        and U.has_content(text)
     )
     if unhappy and not is_complaint:
         return start_complaint(t, text, triage, linked_case_id=case.id, what_prompt=R.ASK_WHAT_HANDLING)
@@ -651,7 +664,9 @@ def on_done(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
 
 def record_pending_consent(t: Turn, case: Case) -> bool:
     advocate = t.session.exec(
-        select(Advocate).where(Advocate.case_id == case.id, Advocate.consent == "to_obtain").order_by(Advocate.id.desc())
+        select(Advocate)
+        .where(Advocate.case_id == case.id, Advocate.consent == "to_obtain")
+        .order_by(Advocate.id.desc())
     ).first()
     if advocate is None:
         return False
@@ -666,7 +681,13 @@ def record_pending_consent(t: Turn, case: Case) -> bool:
 
 def add_to_case(t: Turn, case: Case, text: str) -> None:
     t.case_id = case.id
-    audit(t.session, case, "bot", "message.added", detail=f"{t.channel} message {t.message.id} added to the case")
+    audit(
+        t.session,
+        case,
+        "bot",
+        "message.added",
+        detail=f"{t.channel} message {t.message.id} added to the case",
+    )
 
 
 # --- at any point ------------------------------------------------------------------------
@@ -692,15 +713,28 @@ def hand_to_person(t: Turn, text: str) -> None:
     case = in_progress_complaint(t, "resident asked to speak to a person before finishing") or t.topic_case()
     if case is None:
         summary = t.data.get("pending_text") or text
-        case = t.open(t.new_case("other", summary, None, needs_review=True, review_reason="resident asked to speak to a person"))
+        case = t.open(
+            t.new_case(
+                "other", summary, None, needs_review=True, review_reason="resident asked to speak to a person"
+            )
+        )
     else:
         before = case.needs_review
         case.needs_review = True
-        case.review_reason = ((case.review_reason + "; ") if case.review_reason else "") + "resident asked to speak to a person"
+        case.review_reason = (
+            (case.review_reason + "; ") if case.review_reason else ""
+        ) + "resident asked to speak to a person"
         case.review_reason = case.review_reason[:200]
         touch(case)
         t.session.add(case)
-        audit(t.session, case, "bot", "case.person_requested", before={"needs_review": before}, after={"needs_review": True})
+        audit(
+            t.session,
+            case,
+            "bot",
+            "case.person_requested",
+            before={"needs_review": before},
+            after={"needs_review": True},
+        )
     t.case_id = case.id
     office = t.policy.office
     t.say(R.HUMAN.format(about=f" about {case.reference}", phone=office.phone, hours=office.hours))

@@ -88,7 +88,9 @@ SR_ASK_UNHAPPY = (
     "or NO if not."
 )
 SR_NO_COMPLAINT = "OK, thank you. We'll be in touch about your request. If that changes, just tell us."
-ADDED_TO_CASE = "Thank you, we've added this to {reference}. To tell us about something else, say 'start again'."
+ADDED_TO_CASE = (
+    "Thank you, we've added this to {reference}. To tell us about something else, say 'start again'."
+)
 CONSENT_RECORDED = "Thank you. We've recorded that {who} can act for you on {reference}."
 
 # --- clarifying questions (one, when we're not sure) ----------------------------------------
@@ -99,7 +101,9 @@ CLARIFY = {
     frozenset({"complaint", "asb_report"}): (
         "Is this about what a neighbour or someone else is doing, or about how we've dealt with it?"
     ),
-    frozenset({"complaint", "compliment"}): "Thank you. Is there anything you're unhappy about, or is this to say thanks?",
+    frozenset(
+        {"complaint", "compliment"}
+    ): "Thank you. Is there anything you're unhappy about, or is this to say thanks?",
     frozenset({"service_request", "asb_report"}): (
         "Is this about a repair or something you need from us, or about what a neighbour or someone else is doing?"
     ),
@@ -111,13 +115,17 @@ CLARIFY_GENERIC = (
 
 # --- things the resident can say at any point --------------------------------------------------
 HUMAN = "Of course. We've asked a member of our team to contact you{about}. You can also call us on {phone}, {hours}."
-HANDED_OFF_ADDED = "Thank you, we've added this for our team. They'll be in touch. Call us on {phone} if it's urgent."
+HANDED_OFF_ADDED = (
+    "Thank you, we've added this for our team. They'll be in touch. Call us on {phone} if it's urgent."
+)
 RESTART = "OK, let's start again. What can we help with?"
 STOPPED = "OK, we've stopped. {kept}Message us any time to start again."
 STOPPED_KEPT = "We've kept what you told us (ref {reference}) and our team may contact you about it. "
 
 
-def fit(template: str, text_field: str = "summary", value: str = "", limit: int = SMS_MAX_SEGMENTS, **values: str) -> str:
+def fit(
+    template: str, text_field: str = "summary", value: str = "", limit: int = SMS_MAX_SEGMENTS, **values: str
+) -> str:
     """Fill `template`, shortening `value` (the resident's own words) until it fits `limit` segments."""
     value = " ".join(value.split())
     room = len(value)

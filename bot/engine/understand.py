@@ -26,13 +26,58 @@ def word_count(text: str) -> int:
 
 # --- yes / no -------------------------------------------------------------------------------
 _YES = {
-    "yes", "y", "yeah", "yep", "yup", "yea", "ya", "ye", "aye", "ok", "okay", "sure", "correct", "i do",
-    "yes please", "please", "definitely", "of course", "i am", "that's right", "thats right", "right",
+    "yes",
+    "y",
+    "yeah",
+    "yep",
+    "yup",
+    "yea",
+    "ya",
+    "ye",
+    "aye",
+    "ok",
+    "okay",
+    "sure",
+    "correct",
+    "i do",
+    "yes please",
+    "please",
+    "definitely",
+    "of course",
+    "i am",
+    "that's right",
+    "thats right",
+    "right",
 }
 _NO = {
-    "no", "n", "nope", "nah", "none", "no thanks", "no thank you", "not really", "nothing", "no need",
-    "i'm fine", "im fine", "i'm ok", "im ok", "that's all", "thats all", "no one", "nobody", "not needed",
-    "no i'm fine", "no im fine", "i don't", "i dont", "no it's fine", "no its fine", "no that's fine", "n a", "na",
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "none",
+    "no thanks",
+    "no thank you",
+    "not really",
+    "nothing",
+    "no need",
+    "i'm fine",
+    "im fine",
+    "i'm ok",
+    "im ok",
+    "that's all",
+    "thats all",
+    "no one",
+    "nobody",
+    "not needed",
+    "no i'm fine",
+    "no im fine",
+    "i don't",
+    "i dont",
+    "no it's fine",
+    "no its fine",
+    "no that's fine",
+    "n a",
+    "na",
 }
 
 
@@ -48,13 +93,17 @@ def yes_no(text: str) -> bool | None:
         return None
     if words[0] in ("yes", "yeah", "yep", "yup", "aye"):
         return True
-    if words[0] in ("no", "nope", "nah") and (len(words) == 1 or words[1] in ("thanks", "thank", "i", "it's", "its", "not", "that's", "one", "need")):
+    if words[0] in ("no", "nope", "nah") and (
+        len(words) == 1 or words[1] in ("thanks", "thank", "i", "it's", "its", "not", "that's", "one", "need")
+    ):
         return False
     return None
 
 
 # --- what the resident can say at any point ------------------------------------------------
-_STOP = re.compile(r"^(please )?(stop|stop all|stopall|quit|end|cancel|unsubscribe|stop please|stop it|leave me alone)$")
+_STOP = re.compile(
+    r"^(please )?(stop|stop all|stopall|quit|end|cancel|unsubscribe|stop please|stop it|leave me alone)$"
+)
 _RESTART = re.compile(r"\b(start (again|over|afresh)|restart|begin again|start a new chat|new chat|reset)\b")
 _HUMAN = re.compile(
     r"\b((speak|talk|chat) (to|with) (a |an )?(real |actual )?(person|human|someone|somebody|advisor|adviser|agent|"
@@ -153,10 +202,47 @@ def key_sentence_first(text: str) -> str:
 
 # --- support needs (TRIAGE_GUIDE adjustment codes) -----------------------------------------
 LANGUAGES = (
-    "albanian", "amharic", "arabic", "bengali", "bulgarian", "cantonese", "chinese", "czech", "dari", "farsi",
-    "french", "german", "greek", "gujarati", "hindi", "hungarian", "italian", "kurdish", "latvian", "lithuanian",
-    "mandarin", "nepali", "pashto", "persian", "polish", "portuguese", "punjabi", "romanian", "russian", "slovak",
-    "somali", "spanish", "sylheti", "tamil", "tigrinya", "turkish", "twi", "ukrainian", "urdu", "vietnamese", "welsh",
+    "albanian",
+    "amharic",
+    "arabic",
+    "bengali",
+    "bulgarian",
+    "cantonese",
+    "chinese",
+    "czech",
+    "dari",
+    "farsi",
+    "french",
+    "german",
+    "greek",
+    "gujarati",
+    "hindi",
+    "hungarian",
+    "italian",
+    "kurdish",
+    "latvian",
+    "lithuanian",
+    "mandarin",
+    "nepali",
+    "pashto",
+    "persian",
+    "polish",
+    "portuguese",
+    "punjabi",
+    "romanian",
+    "russian",
+    "slovak",
+    "somali",
+    "spanish",
+    "sylheti",
+    "tamil",
+    "tigrinya",
+    "turkish",
+    "twi",
+    "ukrainian",
+    "urdu",
+    "vietnamese",
+    "welsh",
     "yoruba",
 )
 _ADJUSTMENTS = {
@@ -172,7 +258,9 @@ _ADJUSTMENTS = {
     r"can't use the phone|cannot use the phone|don't call|dont call|can't talk on the phone",
 }
 _ADJUSTMENT_RES = {code: re.compile(rf"\b({pattern})\b") for code, pattern in _ADJUSTMENTS.items()}
-_LANGUAGE_CUE = re.compile(r"\b(interpreter|translator|translat\w*|speak|speaks|language|english is not|little english|no english|in)\b")
+_LANGUAGE_CUE = re.compile(
+    r"\b(interpreter|translator|translat\w*|speak|speaks|language|english is not|little english|no english|in)\b"
+)
 
 
 def find_adjustments(text: str) -> list[str]:
@@ -189,24 +277,88 @@ def find_adjustments(text: str) -> list[str]:
 
 # --- someone acting for the resident -------------------------------------------------------
 RELATIONS = (
-    "support worker", "social worker", "key worker", "care worker", "housing officer", "granddaughter", "grandson",
-    "grandmother", "grandfather", "daughter", "son", "mother", "mum", "mom", "father", "dad", "wife", "husband",
-    "partner", "brother", "sister", "aunt", "uncle", "niece", "nephew", "nan", "gran", "grandad", "friend",
-    "neighbour", "carer", "advocate", "councillor", "mp", "solicitor", "cousin", "guardian",
+    "support worker",
+    "social worker",
+    "key worker",
+    "care worker",
+    "housing officer",
+    "granddaughter",
+    "grandson",
+    "grandmother",
+    "grandfather",
+    "daughter",
+    "son",
+    "mother",
+    "mum",
+    "mom",
+    "father",
+    "dad",
+    "wife",
+    "husband",
+    "partner",
+    "brother",
+    "sister",
+    "aunt",
+    "uncle",
+    "niece",
+    "nephew",
+    "nan",
+    "gran",
+    "grandad",
+    "friend",
+    "neighbour",
+    "carer",
+    "advocate",
+    "councillor",
+    "mp",
+    "solicitor",
+    "cousin",
+    "guardian",
 )
 _RELATION_RE = re.compile(r"\b(" + "|".join(RELATIONS) + r")\b")
 _NAME_WORD = r"[A-Z][a-zA-Z'\-]+"
 _NAME_PATTERNS = (
-    re.compile(rf"\b(?:[Mm]y name is|[Nn]ame is|[Nn]ame:|I am|I'm|Im|[Tt]his is|[Ii]t's|[Cc]alled|[Nn]amed)\s+((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)"),
     re.compile(
-        rf"\b(?:[Mm]y|[Hh]is|[Hh]er|[Tt]heir|[Yy]our)\s+(?:" + "|".join(RELATIONS)
+        rf"\b(?:[Mm]y name is|[Nn]ame is|[Nn]ame:|I am|I'm|Im|[Tt]his is|[Ii]t's|[Cc]alled|[Nn]amed)\s+((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)"
+    ),
+    re.compile(
+        r"\b(?:[Mm]y|[Hh]is|[Hh]er|[Tt]heir|[Yy]our)\s+(?:"
+        + "|".join(RELATIONS)
         + rf")\s*,?\s+((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)"
     ),
     re.compile(rf"^\s*((?:Mrs|Mr|Ms|Miss|Dr)\.?\s+)?({_NAME_WORD}(?:\s+{_NAME_WORD})?)\s*(?:,|$|\.|-)"),
 )
 _NOT_NAMES = {
-    "Yes", "No", "Hi", "Hello", "Her", "His", "Their", "She", "He", "They", "The", "My", "I", "It", "We", "Not", "Just",
-    "Ok", "Okay", "Thanks", "Please", "Yeah", "Writing", "Helping", "Sorry", "A", "An", "Happy", "Fine", "Here",
+    "Yes",
+    "No",
+    "Hi",
+    "Hello",
+    "Her",
+    "His",
+    "Their",
+    "She",
+    "He",
+    "They",
+    "The",
+    "My",
+    "I",
+    "It",
+    "We",
+    "Not",
+    "Just",
+    "Ok",
+    "Okay",
+    "Thanks",
+    "Please",
+    "Yeah",
+    "Writing",
+    "Helping",
+    "Sorry",
+    "A",
+    "An",
+    "Happy",
+    "Fine",
+    "Here",
 }
 _WRITER_IS_ADVOCATE = re.compile(
     r"\b(on behalf of|writing for|acting for|texting for|messaging for|for my|i'm (his|her|their)|i am (his|her|their)|"
@@ -312,9 +464,15 @@ _CLARIFY_CUES = {
         r"\b(unhappy|not happy|dealt|handled|handling|again|before|already|still|told you|complain\w*|fed up|"
         r"second|third|times|nothing (has been )?done|ignored|not good enough|the way you|how you)\b"
     ),
-    "service_request": re.compile(r"\b(first( time)?|new|never (told|reported)|not (told|reported)|just (happened|started|noticed)|i need|repair|request)\b"),
-    "asb_report": re.compile(r"\b(neighbour\w*|next door|someone else|they|them|people|kids|noise|upstairs|downstairs)\b"),
-    "compliment": re.compile(r"\b(thanks?|thank you|say thanks|nothing wrong|all good|just to say|happy|pleased)\b"),
+    "service_request": re.compile(
+        r"\b(first( time)?|new|never (told|reported)|not (told|reported)|just (happened|started|noticed)|i need|repair|request)\b"
+    ),
+    "asb_report": re.compile(
+        r"\b(neighbour\w*|next door|someone else|they|them|people|kids|noise|upstairs|downstairs)\b"
+    ),
+    "compliment": re.compile(
+        r"\b(thanks?|thank you|say thanks|nothing wrong|all good|just to say|happy|pleased)\b"
+    ),
 }
 
 
