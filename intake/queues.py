@@ -21,7 +21,7 @@ from intake.policy import Policy
 
 PAGE_SIZE = 25
 REFERENCE = re.compile(r"^[A-Za-z]{2,4}-\d{4}-\d{1,9}$")
-OPEN = Case.status != "closed"
+OPEN = Case.status.not_in(("closed", "superseded"))
 
 
 @dataclass(frozen=True)

@@ -269,3 +269,24 @@ def test_self_assessment_with_dates_the_wrong_way_round(client, users):
     sign_in(client, "agent")
     page = client.get("/staff/self-assessment", params={"from": "2026-05-01", "to": "2026-01-01"})
     assert page.status_code == 200 and "The end date is before the start date" in page.text
+
+
+def test_the_transcript_has_the_whole_conversation_in_order(client, session, policy, users):
+    from intake.models import Conversation, Message
+    from intake.outbox import enqueue
+
+    case = seed_case(session, policy, DemoCase("the lift is broken again, third time", "complaint", "sms", "Lee", phone="07700900321", days_ago=0))
+    conversation = Conversation(channel="sms", address="+447700900321", case_id=case.id, contact_id=case.contact_id)
+    session.add(conversation)
+    session.flush()
+    earlier = utcnow() - timedelta(days=1)
+    session.add(Message(conversation_id=conversation.id, direction="in", channel="sms", provider_message_id="hi-1", body="hi there", created_at=earlier))
+    row = enqueue(session, channel="sms", to="+447700900321", body="Hello, what can we help with?", kind="bot_reply", conversation_id=conversation.id)
+    row.created_at = earlier + timedelta(minutes=1)
+    cancelled = enqueue(session, channel="sms", to="+447700900321", body="superseded reply", kind="bot_reply", conversation_id=conversation.id)
+    cancelled.status = "cancelled"
+    session.commit()
+    sign_in(client, "agent")
+    html = client.get(f"/staff/cases/{case.public_id}").text
+    assert html.index("hi there") < html.index("Hello, what can we help with?") < html.index("the lift is broken")
+    assert "superseded reply" not in html

@@ -49,6 +49,7 @@ STATUS_NAMES = {
     "exclusion_review": "Exclusion to decide",
     "excluded": "Excluded",
     "closed": "Closed",
+    "superseded": "Merged into the next message",
 }
 CHANNEL_NAMES = {"sms": "Text (SMS)", "email": "Email", "web": "Web chat", "phone": "Phone", "letter": "Letter"}
 EXCLUSION_NAMES = {

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from intake import case_actions as actions
@@ -38,6 +39,7 @@ from intake.models import (
     Case,
     CaseStage,
     Contact,
+    Conversation,
     Message,
     Outbox,
     StaffUser,
@@ -216,17 +218,61 @@ def _case_or_404(session: Session, public_id: str) -> Case:
     return case
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
     contact = session.get(Contact, case.contact_id) if case.contact_id else None
-    messages = session.exec(select(Message).where(Message.case_id == case.id).order_by(Message.created_at, Message.id)).all()
+    # The whole conversation: this case's messages, the earlier turns of the conversations that
+    # led to it ("hi", the bot's questions), and everything we sent, in the order it happened.
+    conversation_ids = select(Conversation.id).where(Conversation.case_id == case.id)
+    messages = session.exec(
+        select(Message)
+        .where(
+            or_(
+                Message.case_id == case.id,
+                and_(Message.case_id.is_(None), Message.conversation_id.in_(conversation_ids)),
+            )
+        )
+        .order_by(Message.created_at, Message.id)
+    ).all()
+    sent = session.exec(
+        select(Outbox)
+        .where(
+            or_(Outbox.case_id == case.id, Outbox.conversation_id.in_(conversation_ids)),
+            Outbox.kind != "staff_message",  # those are Message rows already
+            Outbox.status != "cancelled",
+        )
+        .order_by(Outbox.created_at, Outbox.id)
+    ).all()
     first_inbound = next((m for m in messages if m.direction == "in"), None)
-    transcript = [
+    entries: list[dict[str, Any]] = [
         {
-            "message": m,
+            "direction": m.direction,
+            "channel": m.channel,
+            "at": m.created_at,
+            "by": (m.sender or "").replace("staff:", "") if m.direction == "out" else None,
+            "subject": m.subject,
+            "what": None,
             "html": highlight(m.body, case.triage_evidence if m is first_inbound else None),
         }
         for m in messages
     ]
+    entries += [
+        {
+            "direction": "out",
+            "channel": o.channel,
+            "at": o.created_at,
+            "by": None,
+            "subject": o.subject,
+            "what": o.kind.replace("_", " "),
+            "html": highlight(o.body, None),
+        }
+        for o in sent
+    ]
+    entries.sort(key=lambda e: _aware(e["at"]))
+    transcript = entries
     stages = session.exec(select(CaseStage).where(CaseStage.case_id == case.id).order_by(CaseStage.stage)).all()
     calendar = policy.calendar
     today = uk_date(utcnow())
