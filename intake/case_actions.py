@@ -98,9 +98,10 @@ def _text(value: str | None, what: str, limit: int = MAX_NOTE_CHARS) -> str:
 def _claim_version(session: Session, case: Case, version: int | None) -> None:
     """Compare-and-set the case's version, then reload it. ConflictError if someone got there first."""
     table = Case.__table__
-    condition = [table.c.id == case.id]
-    if version is not None:
-        condition.append(table.c.version == version)
+    # Without a version from the form, compare with the version this session loaded: two
+    # requests that both decided from the same state can never both act on it.
+    expected = version if version is not None else case.version
+    condition = [table.c.id == case.id, table.c.version == expected]
     result = session.execute(
         update(table).where(*condition).values(version=table.c.version + 1, updated_at=utcnow())
     )

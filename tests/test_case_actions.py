@@ -197,3 +197,32 @@ def test_an_sms_case_without_a_phone_falls_back_to_email(session, policy, staff)
     session.commit()
     actions.message_resident(session, policy, case, staff["agent"], "Hi")
     assert session.exec(select(Outbox)).one().channel == "email"
+
+
+def test_two_officers_confirming_the_same_exclusion_send_one_letter(engine, session, policy):
+    officers = [create_user(session, name, "a-long-password", "complaints_officer") for name in ("olu", "pat")]
+    session.commit()
+    case = _exclusion(session, policy)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def attempt(officer):
+        with Session(engine, expire_on_commit=False) as own:
+            own_case = own.get(Case, case.id)
+            me = own.merge(officer)
+            barrier.wait()
+            try:
+                actions.confirm_exclusion(own, policy, own_case, me)
+                own.commit()
+                results.append("confirmed")
+            except ConflictError:
+                own.rollback()
+                results.append("conflict")
+
+    threads = [threading.Thread(target=attempt, args=(o,)) for o in officers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["confirmed", "conflict"]
+    assert len(session.exec(select(Outbox).where(Outbox.kind == "exclusion_decision")).all()) == 1
