@@ -121,7 +121,7 @@ def load_file(path: Path, training_dir: Path = TRAINING_DIR, strict: bool = Fals
     return out
 
 
-def test_batches(training_dir: Path = TRAINING_DIR) -> list[str]:
+def held_out_files(training_dir: Path = TRAINING_DIR) -> list[str]:
     """The held-out files named in splits.toml (paths relative to training_data/)."""
     split = training_dir / "splits.toml"
     if not split.exists():
@@ -144,7 +144,7 @@ def load_dataset(training_dir: Path = TRAINING_DIR) -> Dataset:
     A training example whose text also appears in the held-out split is dropped, so a
     line copied between batches cannot leak the test set into the model.
     """
-    held_out = set(test_batches(training_dir))
+    held_out = set(held_out_files(training_dir))
     train: list[Example] = []
     test: list[Example] = []
     seen_ids: set[str] = set()

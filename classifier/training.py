@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from classifier.data import TRAINING_DIR, Dataset, Example, data_hash, load_dataset, test_batches
+from classifier.data import TRAINING_DIR, Dataset, Example, data_hash, load_dataset, held_out_files
 from classifier.errors import HeldOutDataError, ModelNotTrainedError, TrainingDataError
 from classifier.model import FORMAT_VERSION, CompiledModel, check_compiled, compile_models, fit, timestamp
 
@@ -41,7 +41,7 @@ def fit_examples(examples: list[Example]):
 
 def guard_held_out(train: list[Example], training_dir: Path = TRAINING_DIR) -> None:
     """Refuse, loudly, to fit on any example from a held-out file."""
-    held_out = set(test_batches(training_dir))
+    held_out = set(held_out_files(training_dir))
     leaked = sorted({ex.batch for ex in train if ex.batch in held_out})
     if leaked:
         raise HeldOutDataError(f"refusing to train on held-out test file(s): {', '.join(leaked)}")
@@ -67,7 +67,7 @@ def train(training_dir: Path = TRAINING_DIR, model_path: Path | None = None, dat
         "trained_at": started,
         "n_train": len(dataset.train),
         "n_test": len(dataset.test),
-        "test_files": test_batches(training_dir),
+        "test_files": held_out_files(training_dir),
         "corrections_used": sum(1 for ex in dataset.train if ex.is_correction),
         "dropped_duplicates_of_test": dataset.dropped_duplicates,
     }
