@@ -35,7 +35,7 @@ CATEGORY_NAMES = {
     "complaint": "Complaint",
     "service_request": "Service request",
     "asb_report": "ASB report",
-    "exclusion": "Possible exclusion",
+    "exclusion": "Exclusion",
     "compliment": "Compliment",
     "other": "Other enquiry",
 }
