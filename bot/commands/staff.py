@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from bot.commands import fail, friendly_errors
 
@@ -49,6 +50,20 @@ def correction_rows(session) -> list[dict[str, Any]]:
     return rows
 
 
+def _migrated_engine():
+    """The configured database, brought up to date; a clear message if it cannot be reached."""
+    from intake.db import make_engine
+    from intake.migrate import upgrade
+    from intake.settings import get_settings
+
+    engine = make_engine(get_settings().effective_database_url)
+    try:
+        upgrade(engine)
+    except OperationalError as exc:
+        fail(f"Could not reach the database ({str(exc.orig).splitlines()[0]}). Check DATABASE_URL.")
+    return engine
+
+
 def register(app: typer.Typer) -> None:
     user = typer.Typer(help="Staff logins for the console.", no_args_is_help=True)
 
@@ -62,9 +77,6 @@ def register(app: typer.Typer) -> None:
         """Create a staff login. Asks for the password unless --password-stdin is given."""
         from sqlmodel import Session
 
-        from intake.db import make_engine
-        from intake.migrate import upgrade
-        from intake.settings import get_settings
         from intake.staff_users import ROLES, create_user
 
         if role not in ROLES:
@@ -73,11 +85,8 @@ def register(app: typer.Typer) -> None:
             password = sys.stdin.readline().rstrip("\r\n")
         else:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-        settings = get_settings()
         with friendly_errors():
-            engine = make_engine(settings.effective_database_url)
-            upgrade(engine)
-            with Session(engine) as session:
+            with Session(_migrated_engine()) as session:
                 created = create_user(session, username, password, role, display_name)
                 session.commit()
                 typer.echo(f"Added {created.username} ({role.replace('_', ' ')}).")
@@ -93,15 +102,8 @@ def register(app: typer.Typer) -> None:
         """Write staff reclassifications in the training data format, source "correction:<username>"."""
         from sqlmodel import Session
 
-        from intake.db import make_engine
-        from intake.migrate import upgrade
-        from intake.settings import get_settings
-
-        settings = get_settings()
         with friendly_errors():
-            engine = make_engine(settings.effective_database_url)
-            upgrade(engine)
-            with Session(engine) as session:
+            with Session(_migrated_engine()) as session:
                 rows = correction_rows(session)
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         if str(output) == "-":
