@@ -153,7 +153,7 @@ def current_staff(request: Request, session: SessionDep) -> Staff:
     loaded = load_session(session, request.cookies.get(COOKIE_NAME))
     if loaded is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(quote(target, safe="/?=&"))
+        raise LoginRequired(quote(target, safe="/"))
     row, user = loaded
     return Staff(user=user, session_row=row)
 

@@ -144,3 +144,17 @@ def test_an_admin_adds_a_user_who_can_then_sign_in(client, users):
     assert response.status_code == 200 and "User newbie added." in response.text
     client.cookies.clear()
     assert sign_in(client, "newbie", "a-good-password").status_code == 303
+
+
+def test_after_signing_in_you_land_on_the_page_you_asked_for(client, users):
+    asked = client.get("/staff/queues/all?channel=sms&page=1", follow_redirects=False)
+    login_url = asked.headers["location"]
+    page = client.get(login_url)
+    assert 'name="next" value="/staff/queues/all?channel=sms&amp;page=1"' in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post(
+        "/staff/login",
+        data={"username": "agent", "password": PASSWORD, "csrf_token": token, "next": "/staff/queues/all?channel=sms&page=1"},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/staff/queues/all?channel=sms&page=1"
