@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, update
@@ -44,6 +45,7 @@ class InboundPipeline:
         self.engine = engine
         self.conversations = conversations
         self.settings = settings
+        self._failures: dict[int, tuple[int, float]] = {}  # message id -> (attempts, monotonic retry time)
 
     def __call__(self, inbound: InboundMessage) -> InboundResult:
         message_id, stored_now = self.store(inbound)
@@ -146,23 +148,46 @@ class InboundPipeline:
                 case_reference=outcome.case_reference,
             )
 
-    def process_pending(self, older_than: timedelta = timedelta(seconds=30)) -> int:
-        """Process stored messages whose first attempt crashed (run it from a worker loop)."""
+    def accept(self, inbound: InboundMessage) -> InboundResult:
+        """Store only, and answer at once: the fast path for a webhook under heavy load.
+
+        The message is durable when this returns; `run_worker` (or `process_pending`) in any
+        process handles it, in arrival order, with exactly the same result as `__call__`.
+        """
+        message_id, stored_now = self.store(inbound)
+        return InboundResult(duplicate=not stored_now, message_id=message_id)
+
+    def process_pending(self, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
+        """Process stored, unprocessed messages (a crashed first attempt, or ones `accept`ed),
+        oldest first. Returns how many this call processed."""
         cutoff = utcnow() - older_than
+        now = time.monotonic()
         with Session(self.engine) as session:
             ids = session.exec(
                 select(Message.id)
-                .where(Message.direction == "in", Message.processed.is_(False), Message.created_at < cutoff)
+                .where(Message.direction == "in", Message.processed.is_(False), Message.created_at <= cutoff)
                 .order_by(Message.id)
+                .limit(limit)
             ).all()
         done = 0
         for message_id in ids:
+            attempts, retry_at = self._failures.get(message_id, (0, 0.0))
+            if retry_at > now:
+                continue
             try:
                 if not self.process(message_id).duplicate:
                     done += 1
+                self._failures.pop(message_id, None)
             except Exception:  # keep going: one bad message must not block the rest
-                log.exception("processing stored message %s failed again", message_id)
+                log.exception("processing stored message %s failed (attempt %s)", message_id, attempts + 1)
+                self._failures[message_id] = (attempts + 1, now + min(300.0, 2.0**attempts))
         return done
+
+    def run_worker(self, should_stop=lambda: False, idle_sleep: float = 0.2) -> None:
+        """Process `accept`ed (and crashed) messages until `should_stop()`; several may run."""
+        while not should_stop():
+            if not self.process_pending(older_than=timedelta(0)):
+                time.sleep(idle_sleep)
 
 
 def make_inbound_handler(engine: Engine, settings: Settings, policy: Policy, classify) -> InboundHandler:

@@ -329,3 +329,49 @@ def test_an_opted_out_phone_gets_no_bot_texts(chat, engine):
     chat.send("The plumber was brilliant")
     assert len(chat.outbox()) == before
     assert isinstance(chat.handler, InboundPipeline)
+
+
+# --- the fast path: store now, process in a worker -----------------------------------------
+def test_accept_stores_at_once_and_a_worker_processes_in_order(handler, engine):
+    sender = "+447700900888"
+    first = handler.accept(
+        InboundMessage(
+            channel="sms", sender=sender, body="I want to complain", provider_message_id="A1", received_at=T0
+        )
+    )
+    second = handler.accept(
+        InboundMessage(
+            channel="sms",
+            sender=sender,
+            body="The repair is still not fixed",
+            provider_message_id="A2",
+            received_at=T0 + timedelta(minutes=1),
+        )
+    )
+    assert not first.duplicate and not second.duplicate and first.replies == ()
+    assert handler.accept(
+        InboundMessage(channel="sms", sender=sender, body="x", provider_message_id="A1")
+    ).duplicate
+    assert count(engine, Outbox) == 0
+    assert handler.process_pending(older_than=timedelta(0)) == 2
+    rows = Chat(handler=handler, engine=engine, address=sender).outbox()
+    assert "what happened" in rows[0].body and "complaint is about" in rows[1].body  # the order they came in
+    assert handler.process_pending(older_than=timedelta(0)) == 0
+
+
+def test_the_worker_backs_off_a_message_that_keeps_failing(engine, settings, policy):
+    def broken(text, received_at=None):
+        raise RuntimeError("down")
+
+    pipeline = make_inbound_handler(engine, settings, policy, broken)
+    pipeline.accept(
+        InboundMessage(channel="sms", sender="+447700900999", body="hi", provider_message_id="B1")
+    )
+    assert pipeline.process_pending(older_than=timedelta(0)) == 0
+    assert list(pipeline._failures.values())[0][0] == 1
+    assert (
+        pipeline.process_pending(older_than=timedelta(0)) == 0
+    )  # waiting for its retry time: not tried again
+    assert list(pipeline._failures.values())[0][0] == 1
+    stops = iter([False, True])
+    pipeline.run_worker(should_stop=lambda: next(stops), idle_sleep=0)

@@ -122,12 +122,12 @@ class ConversationEngine:
             datetime.fromisoformat(meta["received_at"]) if meta.get("received_at") else message.created_at
         )
         conversation = self.conversation_for(session, message.channel, message.sender or "")
-        message.conversation_id = conversation.id
-        message.contact_id = conversation.contact_id
+        conversation_id = conversation.id
         if meta.get("automatic"):  # auto-replies and bounces: recorded, never answered
-            message.case_id = conversation.case_id
+            message.conversation_id = conversation_id
+            message.contact_id, message.case_id = conversation.contact_id, conversation.case_id
             session.add(message)
-            return TurnOutcome(conversation.id, (), None)
+            return TurnOutcome(conversation_id, (), None)
 
         text = (meta.get("clean_body") or message.body or "")[: self.max_message_chars].strip()
         state = conversation.state if conversation.active else "start"
@@ -141,7 +141,6 @@ class ConversationEngine:
             text = f"{last['text']} {text}".strip()
             message_ids = [*last["message_ids"], message.id]
             meta["joined_with"] = last["message_ids"]
-            message.meta = meta
 
         turn = Turn(
             session=session,
@@ -175,15 +174,21 @@ class ConversationEngine:
                 "final": turn.final,
                 "before": before,
             }
-        self._save(session, conversation, turn)
-        message.contact_id = turn.contact_id
-        message.case_id = turn.case_id
-        session.add(message)
         reference = None
         if turn.case_id:
             case = session.get(Case, turn.case_id)
             reference = case.reference if case else None
-        return TurnOutcome(conversation.id, tuple(turn.replies), reference)
+        self._save(session, conversation, turn)
+        # Set last, so the message row is written once, with `processed`, at the commit.
+        message.conversation_id, message.contact_id, message.case_id = (
+            conversation_id,
+            turn.contact_id,
+            turn.case_id,
+        )
+        if meta != message.meta:
+            message.meta = meta
+        session.add(message)
+        return TurnOutcome(conversation_id, tuple(turn.replies), reference)
 
     # --- text-message fragments --------------------------------------------------------------
     def _joins(self, session: Session, last: dict[str, Any], received_at: datetime) -> bool:
