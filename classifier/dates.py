@@ -35,6 +35,7 @@ _MONTH_YEAR = re.compile(rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?)?{_MON
 _SEASON_YEAR = re.compile(r"\b(spring|summer|autumn|fall|winter|christmas|easter)\s+(?:of\s+)?" + _YEAR + r"\b")
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-]((?:19|20)?\d\d)\b")
 _BARE_YEAR = re.compile(r"\b(?:in|during|from|since|of|back in|around|about|early|late|mid|year)\s+(?:early\s+|late\s+|mid\s+)?" + _YEAR + r"\b")
+_ANY_YEAR = re.compile(r"(?:19|20)\d\d")
 _YEAR_BEFORE_LAST = re.compile(r"\b(?:the\s+)?year\s+before\s+last\b")
 _FOR_YEARS = re.compile(rf"\bfor\s+(?:over\s+|more than\s+|the (?:last|past)\s+)?{_NUM}\s+(years?|yrs?)\b")
 _SINCE = re.compile(r"\b(?:ever\s+)?since\b")
@@ -108,13 +109,15 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
         taken.append((m.start(), m.end()))
         mentions.append(DateMention(m.start(), m.end(), when, m.group(0)))
 
-    for m in _OVER_AGO.finditer(lower_text):
+    has_ago = " ago" in lower_text
+    has_year = _ANY_YEAR.search(lower_text) is not None
+    for m in _OVER_AGO.finditer(lower_text) if has_ago else ():
         n, unit = _num(m.group(1)), m.group(2)
         add(m, received_at - (relativedelta(years=n) if unit.startswith("y") else relativedelta(months=n)))
-    for m in _AGO.finditer(lower_text):
+    for m in _AGO.finditer(lower_text) if has_ago else ():
         n, unit = _num(m.group(1)), m.group(2)
         add(m, received_at - (relativedelta(years=n) if unit.startswith("y") else relativedelta(months=n)))
-    for m in _MONTH_YEAR.finditer(lower_text):
+    for m in _MONTH_YEAR.finditer(lower_text) if has_year else ():
         year, month = int(m.group(3)), _MONTHS[m.group(2)[:3] if m.group(2)[:4] != "sept" else "sep"]
         day = int(m.group(1)) if m.group(1) else None
         try:
@@ -122,14 +125,14 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
         except ValueError:
             when = _month_end(year, month)
         add(m, when)
-    for m in _SEASON_YEAR.finditer(lower_text):
+    for m in _SEASON_YEAR.finditer(lower_text) if has_year else ():
         year, month = int(m.group(2)), _SEASONS[m.group(1)]
         end_month = min(month + 2, 12)
         if m.group(1) == "winter":
             end_month = 2
             year += 1  # winter 2022 runs into early 2023
         add(m, _month_end(year, end_month))
-    for m in _NUMERIC_DATE.finditer(lower_text):
+    for m in _NUMERIC_DATE.finditer(lower_text) if ("/" in lower_text or "." in lower_text or "-" in lower_text) else ():
         day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if year < 100:
             year += 2000
@@ -137,9 +140,9 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
             add(m, date(year, month, day))  # UK dates are day first
         except ValueError:
             continue
-    for m in _YEAR_BEFORE_LAST.finditer(lower_text):
+    for m in _YEAR_BEFORE_LAST.finditer(lower_text) if "before last" in lower_text else ():
         add(m, date(received_at.year - 1, 1, 1) - relativedelta(days=1))
-    for m in _BARE_YEAR.finditer(lower_text):
+    for m in _BARE_YEAR.finditer(lower_text) if has_year else ():
         add(m, date(int(m.group(1)), 12, 31))
 
     limit = received_at - relativedelta(months=OUT_OF_TIME_MONTHS)

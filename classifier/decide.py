@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
 from classifier.features import ModelInput, prepare_text
 from classifier.model import CompiledModel
-from classifier.rules import RuleResult, analyse
+from classifier.rules import RuleResult, analyse, normalise
 from classifier.textclean import View, clean
 from classifier.types import CATEGORIES, EXCLUSION_REASONS, Evidence, Triage
 
@@ -61,13 +62,22 @@ def _span(view: View, original: str, start: int, end: int, label: str) -> Eviden
     return Evidence(o_start, o_end, label, original[o_start:o_end])
 
 
-def _word_span(view: View, original: str, gram: str, label: str) -> Evidence | None:
+@lru_cache(maxsize=20_000)
+def _gram_pattern(gram: str) -> re.Pattern:
+    return re.compile(r"\b" + r"\W+".join(re.escape(w) for w in gram.split()) + r"\b", re.IGNORECASE)
+
+
+def _word_span(view: View, lowered: str, original: str, gram: str, label: str) -> Evidence | None:
     """Find a model feature (a word or two) in the message, for evidence."""
-    words = gram.split()
-    if any("0" in w for w in words):
+    if "0" in gram:
         return None
-    pattern = r"\b" + r"\W+".join(re.escape(w) for w in words) + r"\b"
-    match = re.search(pattern, view.text, flags=re.IGNORECASE)
+    at = lowered.find(gram)  # fast path; the pattern handles punctuation between the two words
+    while at >= 0:
+        end = at + len(gram)
+        if (at == 0 or not lowered[at - 1].isalnum()) and (end == len(lowered) or not lowered[end].isalnum()):
+            return _span(view, original, at, end, label)
+        at = lowered.find(gram, at + 1)
+    match = _gram_pattern(gram).search(view.text) if " " in gram else None
     if not match:
         return None
     return _span(view, original, match.start(), match.end(), label)
@@ -75,7 +85,8 @@ def _word_span(view: View, original: str, gram: str, label: str) -> Evidence | N
 
 def decide(model: CompiledModel, text: str, received_at: date | None = None) -> Triage:
     doc, rules, rules_view, model_view = prepare(text, received_at)
-    heads = model.scores(doc)
+    vector = model.vectorize(doc)
+    heads = model.scores(doc, vector)
     probabilities = heads["category"]
     category = CATEGORIES[int(np.argmax(probabilities))]
     confidence = float(np.max(probabilities))
@@ -124,8 +135,9 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
 
     if category != "exclusion" or not evidence:
         output = CATEGORIES.index(category)
-        for gram, _ in model.contributions(doc, output)[:3]:
-            found = _word_span(model_view, text, gram, category)
+        lowered = normalise(model_view.text)
+        for gram in model.contributions(vector, output):
+            found = _word_span(model_view, lowered, text, gram, category)
             if found:
                 evidence.append(found)
     evidence = _dedupe(evidence)[:MAX_EVIDENCE]

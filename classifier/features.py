@@ -40,7 +40,7 @@ _char_cache: dict[str, list[str]] = {}
 _CHAR_CACHE_MAX = 200_000
 
 
-def _word_char_ngrams(word: str) -> list[str]:
+def word_char_ngrams(word: str) -> list[str]:
     grams = _char_cache.get(word)
     if grams is None:
         padded = f" {word} "
@@ -54,7 +54,7 @@ def _word_char_ngrams(word: str) -> list[str]:
 def char_features(doc: ModelInput) -> list[str]:
     out: list[str] = []
     for word in doc.text.split():
-        out.extend(_word_char_ngrams(word))
+        out.extend(word_char_ngrams(word))
     return out
 
 

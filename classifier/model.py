@@ -23,9 +23,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from classifier.features import ModelInput, category_rule_features, char_features, rule_features, word_features
+from classifier.features import (
+    ModelInput,
+    category_rule_features,
+    char_features,
+    rule_features,
+    word_char_ngrams,
+    word_features,
+)
 from classifier.types import CATEGORIES, EXCLUSION_REASONS
 
+_WORD_CACHE_MAX = 100_000
 SEED = 20240401  # the Code became statutory on 1 April 2024
 FORMAT_VERSION = 1
 # Block weights and regularisation, chosen by per-source cross-validation on the training split.
@@ -59,8 +67,14 @@ class CompiledModel:
     def n_categories(self) -> int:
         return len(self.categories)
 
-    def _block(self, grams: list[str], vocab: dict[str, int], idf: np.ndarray, offset: int, weight: float):
-        counts = Counter(idx for g in grams if (idx := vocab.get(g)) is not None)
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_word_cache", None)  # per-process caches are not part of the artefact
+        state.pop("_inverse", None)
+        return state
+
+    @staticmethod
+    def _tfidf(counts: dict[int, int], idf: np.ndarray, offset: int, weight: float) -> tuple[list[int], list[float]]:
         if not counts:
             return [], []
         idx = list(counts)
@@ -70,10 +84,29 @@ class CompiledModel:
         values *= weight / norm
         return [i + offset for i in idx], values.tolist()
 
+    def _char_indices(self, word: str) -> list[int]:
+        """The in-vocabulary character n-grams of one word, cached: words repeat far more than texts."""
+        cache = self.__dict__.setdefault("_word_cache", {})
+        ids = cache.get(word)
+        if ids is None:
+            vocab = self.char_vocab
+            ids = [i for g in word_char_ngrams(word) if (i := vocab.get(g)) is not None]
+            if len(cache) < _WORD_CACHE_MAX:
+                cache[word] = ids
+        return ids
+
     def vectorize(self, doc: ModelInput) -> tuple[np.ndarray, np.ndarray]:
+        """The message's feature vector, sparse: (column indices, values)."""
         n_word, n_char, n_cat = len(self.word_vocab), len(self.char_vocab), len(self.category_rule_vocab)
-        wi, wv = self._block(word_features(doc), self.word_vocab, self.word_idf, 0, WORD_WEIGHT)
-        ci, cv = self._block(char_features(doc), self.char_vocab, self.char_idf, n_word, CHAR_WEIGHT)
+        vocab = self.word_vocab
+        word_counts = {vocab[g]: c for g, c in Counter(word_features(doc)).items() if g in vocab}
+        wi, wv = self._tfidf(word_counts, self.word_idf, 0, WORD_WEIGHT)
+        char_ids: list[int] = []
+        cache_get = self.__dict__.setdefault("_word_cache", {}).get
+        for word in doc.text.split():
+            ids = cache_get(word)
+            char_ids += ids if ids is not None else self._char_indices(word)
+        ci, cv = self._tfidf(Counter(char_ids), self.char_idf, n_word, CHAR_WEIGHT)
         offset = n_word + n_char
         qi = [offset + i for t in category_rule_features(doc) if (i := self.category_rule_vocab.get(t)) is not None]
         offset += n_cat
@@ -82,21 +115,26 @@ class CompiledModel:
         values = np.array(wv + cv + [CATEGORY_RULE_WEIGHT] * len(qi) + [RULE_WEIGHT] * len(ri), dtype=np.float64)
         return idx, values
 
-    def scores(self, doc: ModelInput) -> dict[str, np.ndarray]:
+    def scores(self, doc: ModelInput, vector: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """Probabilities of every head for one message."""
-        idx, values = self.vectorize(doc)
+        idx, values = vector if vector is not None else self.vectorize(doc)
         raw = values @ self.weights[idx] + self.bias if len(idx) else self.bias.copy()
         return self._heads(raw)
 
-    def contributions(self, doc: ModelInput, output: int) -> list[tuple[str, float]]:
-        """Word features ranked by how much they pushed `output` up (for evidence)."""
-        idx, values = self.vectorize(doc)
+    def contributions(self, vector: tuple[np.ndarray, np.ndarray], output: int, top: int = 3) -> list[str]:
+        """The word features that pushed `output` up the most (for evidence), strongest first."""
+        idx, values = vector
         n_word = len(self.word_vocab)
-        inverse = {i: g for g, i in self.word_vocab.items()} if not hasattr(self, "_inverse") else self._inverse
-        self._inverse = inverse
+        words = idx < n_word
+        if not words.any():
+            return []
+        idx, values = idx[words], values[words]
         contrib = values * self.weights[idx, output]
-        ranked = sorted(((float(c), int(i)) for c, i in zip(contrib, idx) if i < n_word and c > 0), reverse=True)
-        return [(inverse[i], c) for c, i in ranked]
+        order = np.argsort(-contrib)[:top]
+        inverse = self.__dict__.get("_inverse")
+        if inverse is None:
+            inverse = self.__dict__["_inverse"] = {i: g for g, i in self.word_vocab.items()}
+        return [inverse[int(idx[k])] for k in order if contrib[k] > 0]
 
     def _heads(self, raw: np.ndarray) -> dict[str, np.ndarray]:
         k, r = self.n_categories, len(self.reasons)

@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
-from spacy.tokens import Doc
 
 from classifier.dates import DateReading, read_dates
 
@@ -421,6 +421,11 @@ EXCLUSION_CUES = {
     "other_organisation": "cue:other_org",
 }
 
+# Labels a preceding "no", "not", "never" cancels ("no smell of gas", "I'm not deaf").
+_NEGATABLE = frozenset(
+    [f"urg:{k}" for k in ("gas", "fire", "flood", "electrics", "structural", "violence", "fire_extra", "flood_extra")]
+    + [f"adj:{k}" for k in ("deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health", "mobility")]
+)
 _NEGATORS = frozenset({"no", "not", "n't", "never", "without", "isn't", "wasn't", "dont", "don't", "nt"})
 
 
@@ -461,13 +466,15 @@ def _pipeline():
 
     nlp = spacy.blank("en")
     prefixes = _prefixes()
-    matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+    matcher = PhraseMatcher(nlp.vocab, attr="NORM")
     for label, phrases in PATTERNS.items():
         literal = sorted({p for phrase in phrases for p in _expand(phrase)})
         docs = []
         for doc in nlp.tokenizer.pipe(literal):
-            words = [_canonical(t.text, prefixes) for t in doc]
-            docs.append(Doc(nlp.vocab, words=words))
+            for token in doc:
+                if token.text.startswith(prefixes):
+                    token.norm_ = _canonical(token.text, prefixes)
+            docs.append(doc)
         matcher.add(label, docs)
     return nlp, matcher, prefixes
 
@@ -488,8 +495,9 @@ def normalise(text: str) -> str:
     return lowered.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
+    """One rule match: what it is evidence for, and where (characters of the text analysed)."""
+
     label: str
     start: int
     end: int
@@ -543,22 +551,27 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     nlp, matcher, prefixes = _pipeline()
     lower = normalise(text[:MAX_RULE_CHARS])
     doc = nlp.make_doc(lower)
-    token_offsets = [(t.text, t.idx) for t in doc]
+    token_offsets = []
+    for token in doc:
+        word = token.text
+        token_offsets.append((word, token.idx))
+        if word.startswith(prefixes):
+            token.norm_ = _canonical(word, prefixes)  # "threatened" matches the pattern "threaten*"
     words = [w for w, _ in token_offsets]
-    canonical = [_canonical(w, prefixes) for w in words]
-    matched_doc = doc if canonical == words else Doc(nlp.vocab, words=canonical)
     result = RuleResult()
     vocab_strings = nlp.vocab.strings
     by_label: dict[str, list[Hit]] = {}
-    for match_id, start, end in matcher(matched_doc):
+    for match_id, start, end in matcher(doc):
         label = vocab_strings[match_id]
+        if label in _NEGATABLE and _negated(words, start):
+            continue
         last_word, last_idx = token_offsets[end - 1]
         hit = Hit(label, token_offsets[start][1], last_idx + len(last_word))
-        if label.startswith("urg:") and label not in ("urg:self_harm", "urg:domestic_abuse") and _negated(words, start):
-            continue
-        if label.startswith("adj:") and _negated(words, start) and label not in ("adj:written_only", "adj:phone_only", "adj:interpreter"):
-            continue
-        by_label.setdefault(label, []).append(hit)
+        hits = by_label.get(label)
+        if hits is None:
+            by_label[label] = [hit]
+        else:
+            hits.append(hit)
     result.hits = [h for hits in by_label.values() for h in hits]
     tokens = {label for label in by_label}
 

@@ -56,10 +56,18 @@ def _bad(record_id, message: str):
 
 
 def result_row(record_id, triage) -> dict:
-    data = triage.to_json()
-    row = {key: data.get(key) for key in OUTPUT_KEYS}
-    row["id"] = record_id
-    return row
+    # Built by hand rather than with dataclasses.asdict, which deep-copies and costs more than classifying.
+    return {
+        "id": record_id,
+        "category": triage.category,
+        "confidence": triage.confidence,
+        "exclusion_reason": triage.exclusion_reason,
+        "urgent": triage.urgent,
+        "advocate": triage.advocate,
+        "adjustments": list(triage.adjustments),
+        "needs_review": triage.needs_review,
+        "evidence": [{"start": e.start, "end": e.end, "label": e.label, "text": e.text} for e in triage.evidence],
+    }
 
 
 def _progress(enabled: bool):

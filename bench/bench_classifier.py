@@ -1,0 +1,115 @@
+"""Speed of the classifier, printed (run on demand; not a test).
+
+    .venv/bin/python bench/bench_classifier.py [--messages 10000]
+
+Targets (issue 4): one message p50 <= 1 ms and p99 <= 5 ms; a batch >= 3,000 messages a second
+on one core; model load <= 1 s; peak memory of `triage classify` on 10,000 messages <= 250 MB.
+Messages are the held-out split's texts, repeated: real lengths, from SMS to long emails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# One core: no BLAS threads, so the figures are what one worker process gets.
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+
+def messages(n: int) -> list[tuple[str, str | None]]:
+    from classifier.data import load_dataset
+
+    pool = [(ex.text, ex.received_at.isoformat() if ex.received_at else None) for ex in load_dataset().test]
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def bench_load() -> tuple[float, float]:
+    """(seconds to load the model and build the rules in a fresh process, seconds for the whole cold start)."""
+    code = (
+        "import time; t0 = time.perf_counter(); import classifier; t1 = time.perf_counter(); "
+        "classifier.load_model(); t2 = time.perf_counter(); print(t2 - t1, t2 - t0)"
+    )
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    load, _ = (float(x) for x in out.stdout.split())
+    return load, wall
+
+
+def bench_single(sample, repeat: int = 1) -> list[float]:
+    from classifier import classify
+
+    for text, received in sample[:50]:
+        classify(text, received)  # warm caches
+    timings = []
+    for _ in range(repeat):
+        for text, received in sample:
+            t0 = time.perf_counter()
+            classify(text, received)
+            timings.append(time.perf_counter() - t0)
+    return timings
+
+
+def bench_cli_memory(sample) -> tuple[float, float]:
+    """(peak RSS in MB, messages a second) for `triage classify` on the sample via stdin."""
+    payload = "".join(
+        json.dumps({"id": i, "text": text, "received_at": received}) + "\n" for i, (text, received) in enumerate(sample)
+    ).encode()
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "classify"], input=payload, cwd=PROJECT_ROOT, capture_output=True, check=True
+    )
+    wall = time.perf_counter() - started
+    lines = proc.stdout.count(b"\n")
+    assert lines == len(sample), (lines, proc.stderr[-500:])
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak_kb / 1024, len(sample) / wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    args = parser.parse_args()
+    import classifier
+
+    classifier.ensure_model(log=print)
+    sample = messages(args.messages)
+    mean_len = statistics.mean(len(t) for t, _ in sample)
+    print(f"messages: {len(sample)} (held-out texts, mean {mean_len:.0f} characters); python {sys.version.split()[0]}")
+
+    load, cold = bench_load()
+    print(f"model load (file + rule matchers, fresh process): {load * 1000:.0f} ms   [target <= 1000 ms]")
+    print(f"cold start incl. imports of numpy/spaCy:         {cold * 1000:.0f} ms")
+
+    timings = sorted(bench_single(sample[:2000], repeat=2))
+    p50 = timings[len(timings) // 2] * 1000
+    p99 = timings[int(len(timings) * 0.99)] * 1000
+    print(f"one message: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {timings[-1] * 1000:.1f} ms   [targets p50 <= 1, p99 <= 5]")
+
+    from classifier import classify
+
+    started = time.process_time()
+    wall_started = time.perf_counter()
+    for text, received in sample:
+        classify(text, received)
+    cpu = time.process_time() - started
+    wall = time.perf_counter() - wall_started
+    print(f"batch in-process: {len(sample) / wall:,.0f} messages/s wall, {len(sample) / cpu:,.0f} per CPU-second   [target >= 3,000]")
+
+    peak_mb, rate = bench_cli_memory(sample)
+    print(f"`triage classify` on {len(sample)} messages: peak RSS {peak_mb:.0f} MB, {rate:,.0f} messages/s end to end   [target <= 250 MB]")
+
+
+if __name__ == "__main__":
+    main()
