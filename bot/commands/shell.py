@@ -187,6 +187,9 @@ def run_shell(
 
     if channel not in CHANNELS:
         fail(f"--channel must be one of {', '.join(CHANNELS)} (got {channel!r}).")
+    from email.utils import parseaddr
+
+    sender_name = (parseaddr(address)[0] or None) if channel == "email" and address else None
     address = check_address(channel, address)
     fixed_date = parse_now(now)
     settings = Settings()
@@ -212,6 +215,7 @@ def run_shell(
                 body=line,
                 provider_message_id=f"shell-{conversation_id}-{number}-{secrets.token_hex(4)}",
                 received_at=next(times),
+                sender_name=sender_name,
             )
         )
         if not as_json:

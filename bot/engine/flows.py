@@ -91,7 +91,8 @@ class Turn:
             if self.channel == "sms":
                 contact = find_or_create_contact(self.session, phone=self.address)
             elif self.channel == "email":
-                contact = find_or_create_contact(self.session, email=self.address)
+                name = (self.message.meta or {}).get("sender_name")
+                contact = find_or_create_contact(self.session, email=self.address, name=name)
         except IntakeError:
             contact = None
         if contact is None:

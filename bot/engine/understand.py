@@ -190,10 +190,21 @@ _PREAMBLE = re.compile(
 )
 
 
+_SALUTATION = re.compile(
+    r"^\s*((dear|to) (sir|madam|sir or madam|sir/madam|team|all|housing|customer services|complaints( team)?|[A-Z][a-z]+)"
+    r"( [A-Z][a-z]+)?|hi( there)?|hello( there)?|hiya|hey|good (morning|afternoon|evening)|to whom it may concern)\s*[,.!:;-]+\s*",
+    re.IGNORECASE,
+)
+
+
 def key_sentence_first(text: str) -> str:
     """The resident's words with the sentence that says what is wrong first (greetings and
     'I'm writing for my mum' moved after it), so short echoes and letters lead with the point."""
-    parts = [p for p in _SENTENCES.split(" ".join(text.split())) if p]
+    text = " ".join(text.split())
+    stripped = _SALUTATION.sub("", text, count=1)
+    if has_content(stripped):
+        text = stripped[:1].upper() + stripped[1:]
+    parts = [p for p in _SENTENCES.split(text) if p]
     for index, part in enumerate(parts):
         if not _PREAMBLE.match(_plain(part)) and has_content(part):
             return " ".join([part, *parts[:index], *parts[index + 1 :]])
