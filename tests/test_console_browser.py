@@ -217,6 +217,18 @@ def test_every_page_passes_axe_and_is_screenshotted(server, page):
     page.goto(f"{base}/staff/login")
     axe_check(page, "login")
     shot(page, "login")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").wait_for()
+    axe_check(page, "login with an error")
+    login(page, base, "agent")
+    page.goto(f"{base}/staff/users")
+    assert page.get_by_role("heading", level=1).inner_text() == "You cannot do this"
+    axe_check(page, "403 page")
+    page.goto(f"{base}/staff/cases/not-a-real-case-id")
+    axe_check(page, "404 page")
+    page.context.clear_cookies()
     login(page, base, "admin")
     for key in ("needs_review", "awaiting_acknowledgement", "all"):
         page.goto(f"{base}/staff/queues/{key}")
