@@ -12,8 +12,10 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from bot.commands import fail, friendly_errors
+from classifier.data import TRAINING_DIR
 
-DEFAULT_CORRECTIONS = Path("training_data") / "corrections" / "staff_corrections.jsonl"
+# Under training_data/, where `triage train` reads every *.jsonl file.
+DEFAULT_CORRECTIONS = TRAINING_DIR / "corrections" / "staff_corrections.jsonl"
 
 
 def correction_rows(session) -> list[dict[str, Any]]:
