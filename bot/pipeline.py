@@ -183,9 +183,29 @@ class InboundPipeline:
                 self._failures[message_id] = (attempts + 1, now + min(300.0, 2.0**attempts))
         return done
 
-    def run_worker(self, should_stop=lambda: False, idle_sleep: float = 0.2) -> None:
-        """Process `accept`ed (and crashed) messages until `should_stop()`; several may run."""
+    def close_abandoned(self, idle: timedelta = timedelta(hours=24)) -> int:
+        """Open unfinished complaints for staff review (see ConversationEngine.close_abandoned)."""
+        closed = 0
+        for _ in range(STALE_RETRIES):
+            try:
+                with Session(self.engine, expire_on_commit=False) as session:
+                    closed = len(self.conversations.close_abandoned(session, idle))
+                    session.commit()
+                return closed
+            except StaleConversation:  # the resident came back at that moment: look again
+                continue
+        return closed
+
+    def run_worker(
+        self, should_stop=lambda: False, idle_sleep: float = 0.2, sweep_every: float = 300.0
+    ) -> None:
+        """Process `accept`ed (and crashed) messages until `should_stop()`, and every few
+        minutes open unfinished complaints for staff. Several workers may run."""
+        next_sweep = time.monotonic()
         while not should_stop():
+            if time.monotonic() >= next_sweep:
+                self.close_abandoned()
+                next_sweep = time.monotonic() + sweep_every
             if not self.process_pending(older_than=timedelta(0)):
                 time.sleep(idle_sleep)
 

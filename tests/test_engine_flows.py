@@ -327,3 +327,66 @@ def test_every_sms_the_bot_can_send_fits_in_two_segments(chat, policy):
     chat.send(long_text)
     chat.send("ages ago " * 50)
     assert_every_sms_fits(chat)
+
+
+# --- coming back later, or never ----------------------------------------------------------
+def test_coming_back_after_a_long_gap_starts_afresh_and_keeps_the_unfinished_complaint(chat):
+    from datetime import timedelta
+
+    chat.send("Your contractor was rude to me last Tuesday")
+    chat.gap = timedelta(hours=13)
+    reply = chat.send("The plumber was brilliant")
+    unfinished, compliment = chat.cases()
+    assert unfinished.category == "complaint" and unfinished.needs_review
+    assert "came back later" in unfinished.review_reason
+    assert compliment.category == "compliment" and "thank you" in reply.replies[0].lower()
+
+
+def test_a_late_yes_still_confirms_the_representative(chat):
+    from datetime import timedelta
+
+    for text in ("I'm writing on behalf of my mum, her heating is still not fixed since May", "Fix it", "no",
+                 "I'm her son Tom", "text"):  # fmt: skip
+        chat.send(text)
+    [case] = chat.cases()
+    assert chat.advocate(case).consent == "to_obtain"
+    chat.gap = timedelta(days=2)
+    reply = chat.send("Yes")
+    assert "can act for you" in reply.replies[0] and chat.advocate(case).consent == "given"
+
+
+def _age_conversation(engine, hours: int) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlmodel import Session, select
+
+    from intake.models import Conversation
+
+    with Session(engine) as session:
+        for conversation in session.exec(select(Conversation)).all():
+            conversation.updated_at = datetime.now(UTC) - timedelta(hours=hours)
+            session.add(conversation)
+        session.commit()
+
+
+def test_an_abandoned_complaint_is_opened_for_staff(chat, engine):
+    chat.send("Your contractor was rude to me last Tuesday")
+    chat.send("An apology")
+    before = len(chat.outbox())
+    assert chat.handler.close_abandoned() == 0  # not yet: they may still be typing
+    _age_conversation(engine, 25)
+    assert chat.handler.close_abandoned() == 1
+    [case] = chat.cases()
+    assert case.category == "complaint" and case.needs_review and case.outcome_sought == "An apology"
+    assert "stopped answering" in case.review_reason
+    assert len(chat.outbox()) == before  # nothing is sent to the resident by the sweep
+    assert chat.conversation().state == "start"
+    assert chat.handler.close_abandoned() == 0
+
+
+def test_an_unanswered_clarifying_question_is_opened_for_staff(chat, engine):
+    chat.send("My boiler is making a noise")
+    _age_conversation(engine, 25)
+    assert chat.handler.close_abandoned() == 1
+    [case] = chat.cases()
+    assert case.category == "service_request" and case.needs_review

@@ -61,12 +61,14 @@ class ConversationEngine:
         classify: Classify,
         *,
         fragment_window: timedelta = timedelta(seconds=5),
+        idle_reset: timedelta = timedelta(hours=12),
         max_message_chars: int = 20_000,
         clock=utcnow,
     ) -> None:
         self.policy = policy
         self.classify = classify
         self.fragment_window = fragment_window
+        self.idle_reset = idle_reset
         self.max_message_chars = max_message_chars
         self.clock = clock
 
@@ -135,6 +137,8 @@ class ConversationEngine:
         case_id = conversation.case_id
         message_ids = [message.id]
 
+        last_at = data.get("last_at")
+        idle = bool(last_at) and received_at - _aware(datetime.fromisoformat(last_at)) > self.idle_reset
         last = data.pop("last_turn", None)
         if message.channel == "sms" and last and self._joins(session, last, received_at):
             state, data, case_id = last["before"]["state"], last["before"]["data"], last["before"]["case_id"]
@@ -157,6 +161,8 @@ class ConversationEngine:
             case_id=case_id,
         )
         before = {"state": state, "data": copy.deepcopy(data), "case_id": case_id}
+        if idle and state != "start":  # back after a long gap: a fresh start, keeping what they told us
+            flows.expire_topic(turn, "resident came back later without finishing")
         threaded = self._thread_email(turn, meta)
         if not threaded:
             if not text:
@@ -164,6 +170,7 @@ class ConversationEngine:
             else:
                 flows.run_turn(turn)
         turn.case_id = turn.data.get("case_id") or turn.case_id
+        turn.data["last_at"] = received_at.isoformat()
         if message.channel == "sms":
             turn.data["last_turn"] = {
                 "at": received_at.isoformat(),
@@ -189,6 +196,40 @@ class ConversationEngine:
             message.meta = meta
         session.add(message)
         return TurnOutcome(conversation_id, tuple(turn.replies), reference)
+
+    # --- conversations the resident walked away from -----------------------------------------
+    def close_abandoned(self, session: Session, idle: timedelta = timedelta(hours=24)) -> list[int]:
+        """A complaint the resident started and never finished is still a complaint: open it for
+        staff review (no message is sent). Returns the ids of the conversations closed."""
+        cutoff = utcnow() - idle
+        stale = session.exec(
+            select(Conversation).where(
+                Conversation.active.is_(True),
+                Conversation.state.in_(("complaint", "clarify")),
+                Conversation.updated_at < cutoff,
+            )
+        ).all()
+        closed = []
+        for conversation in stale:
+            turn = Turn(
+                session=session,
+                policy=self.policy,
+                classify=self.classify,
+                conversation=conversation,
+                message=None,  # type: ignore[arg-type]  # nothing is sent
+                text="",
+                received_at=_aware(conversation.updated_at),
+                state=conversation.state,
+                data=copy.deepcopy(conversation.data or {}),
+                contact_id=conversation.contact_id,
+                case_id=conversation.case_id,
+            )
+            turn.data.pop("last_turn", None)
+            flows.expire_topic(turn, "resident stopped answering before finishing")
+            turn.case_id = turn.case_id or conversation.case_id
+            self._save(session, conversation, turn)
+            closed.append(conversation.id)
+        return closed
 
     # --- text-message fragments --------------------------------------------------------------
     def _joins(self, session: Session, last: dict[str, Any], received_at: datetime) -> bool:

@@ -259,6 +259,10 @@ def ensure_urgent_case(t: Turn, triage: Triage) -> None:
 
 # --- start: a new topic ---------------------------------------------------------------------
 def on_start(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
+    if U.yes_no(text) is True and t.data.get("case_ids"):  # e.g. a late YES to "confirm your representative"
+        case = t.session.get(Case, t.data["case_ids"][-1])
+        if case is not None and record_pending_consent(t, case):
+            return
     new_topic(t, text, triage, forced=None, explicit_complaint=asked == "complain")
 
 
@@ -749,6 +753,34 @@ def on_handed_off(t: Turn, text: str, triage: Triage, asked: str | None) -> None
     if case is not None:
         add_to_case(t, case, text)
     t.say(R.HANDED_OFF_ADDED.format(phone=t.policy.office.phone))
+
+
+def expire_topic(t: Turn, reason: str) -> None:
+    """Leave the current matter without a reply: an unfinished complaint (or an unanswered
+    clarifying question) is opened for staff review, then the conversation starts afresh."""
+    if t.state == "clarify" and t.data.get("pending_text") and t.topic_case() is None:
+        candidates = t.data.get("candidates") or ["complaint"]
+        category = (
+            candidates[0] if candidates[0] in ("complaint", "service_request", "asb_report") else "complaint"
+        )
+        case = t.open(
+            t.new_case(
+                category,
+                t.data["pending_text"],
+                triage_from_json(t.data.get("triage")),
+                needs_review=True,
+                review_reason=f"{reason} (we asked a clarifying question)",
+            )
+        )
+        t.case_id = case.id
+    else:
+        case = in_progress_complaint(t, reason)
+        if case is not None:
+            t.case_id = case.id
+    keep = {key: t.data[key] for key in ("case_ids", "safety_sent", "last_at") if key in t.data}
+    t.data.clear()
+    t.data.update(keep)
+    t.state = "start"
 
 
 def restart(t: Turn) -> None:
