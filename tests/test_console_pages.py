@@ -290,3 +290,24 @@ def test_the_transcript_has_the_whole_conversation_in_order(client, session, pol
     html = client.get(f"/staff/cases/{case.public_id}").text
     assert html.index("hi there") < html.index("Hello, what can we help with?") < html.index("the lift is broken")
     assert "superseded reply" not in html
+
+
+def test_evidence_from_text_fragments_read_together_is_highlighted_in_the_right_message(client, session, policy, users):
+    from intake.models import Message
+
+    first = "my boiler is broken"
+    second = "and this is the third time nobody turned up"
+    case = seed_case(session, policy, DemoCase(first, "complaint", "sms", "Frag", phone="07700900777"))
+    joined = f"{first} {second}"
+    start = joined.index("third time")
+    case.triage_evidence = [
+        {"start": 3, "end": 9, "label": "service_request", "text": "boiler"},
+        {"start": start, "end": start + 10, "label": "complaint", "text": "third time"},
+    ]
+    session.add(case)
+    session.add(Message(case_id=case.id, direction="in", channel="sms", provider_message_id="frag-2", body=second))
+    session.commit()
+    sign_in(client, "agent")
+    html = client.get(f"/staff/cases/{case.public_id}").text
+    assert '<mark class="evidence" title="Service request">boiler' in html
+    assert 'and this is the <mark class="evidence" title="Complaint">third time' in html

@@ -218,6 +218,26 @@ def _case_or_404(session: Session, public_id: str) -> Case:
     return case
 
 
+def spans_by_message(inbound: list[Message], spans: list[dict[str, Any]]) -> dict[int | None, list[dict[str, Any]]]:
+    """Which inbound message each evidence span belongs to. The classifier's offsets are into the
+    text it read: the first message, or several text fragments read together. A span whose
+    offsets fit the first message stays there; any other goes to the first message with its words."""
+    placed: dict[int | None, list[dict[str, Any]]] = {}
+    if not inbound:
+        return placed
+    first = inbound[0]
+    for span in spans:
+        if not isinstance(span, dict):
+            continue
+        words = str(span.get("text") or "")
+        start, end = span.get("start"), span.get("end")
+        target = first
+        if not (isinstance(start, int) and isinstance(end, int) and first.body[start:end] == words and words):
+            target = next((m for m in inbound if words and words in m.body), first)
+        placed.setdefault(target.id, []).append(span)
+    return placed
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -246,7 +266,7 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
         )
         .order_by(Outbox.created_at, Outbox.id)
     ).all()
-    first_inbound = next((m for m in messages if m.direction == "in"), None)
+    evidence = spans_by_message([m for m in messages if m.direction == "in"], case.triage_evidence or [])
     entries: list[dict[str, Any]] = [
         {
             "direction": m.direction,
@@ -255,7 +275,7 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
             "by": (m.sender or "").replace("staff:", "") if m.direction == "out" else None,
             "subject": m.subject,
             "what": None,
-            "html": highlight(m.body, case.triage_evidence if m is first_inbound else None),
+            "html": highlight(m.body, evidence.get(m.id)),
         }
         for m in messages
     ]
