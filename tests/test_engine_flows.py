@@ -390,3 +390,34 @@ def test_an_unanswered_clarifying_question_is_opened_for_staff(chat, engine):
     assert chat.handler.close_abandoned() == 1
     [case] = chat.cases()
     assert case.category == "service_request" and case.needs_review
+
+
+@pytest.mark.parametrize("policy_name", ["code-default", "saha", "connect", "connexus"])
+def test_long_answers_and_four_support_needs_still_fit_two_texts(engine, settings, policy_name):
+    from intake.policy import load_policy
+
+    chat = Chat(
+        handler=make_inbound_handler(engine, settings, load_policy(policy_name), fake_classify), engine=engine
+    )
+    long_what = (
+        "I'm writing on behalf of my mum. Her heating is still not fixed and nobody came, she is freezing "
+        * 3
+    )
+    for text in (
+        long_what,
+        "since last winter",
+        "Fix the heating properly, pay compensation for the heaters, and an apology from the manager",
+        "She is deaf, has anxiety and needs a Polish interpreter, text only",
+        "I'm her son John Smith-Worthington",
+        "text",
+    ):
+        chat.send(text)
+    for text in (
+        "The plumber was brilliant " * 20,
+        "My neighbour plays loud music " * 20,
+        "My council tax bill is wrong " * 10,
+    ):
+        chat.send("start again")
+        chat.send(text)
+    assert len(chat.cases()) >= 3  # a policy without that exclusion takes the council tax message as a complaint
+    assert_every_sms_fits(chat)
