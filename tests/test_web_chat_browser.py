@@ -216,3 +216,26 @@ def test_no_serious_or_critical_accessibility_problems(page):
     send_by_keyboard(page, "My neighbour plays loud music every night")
     page.keyboard.press("Enter")  # an empty send shows the error state too
     assert serious_violations(page) == []
+
+
+def test_start_a_new_chat_by_keyboard(page):
+    page.get_by_label("Your message").focus()
+    send_by_keyboard(page, "My neighbour plays loud music every night")
+    assert "ASB team" in page.locator("#log .msg.bot").last.inner_text()
+    old_token = page.evaluate("() => sessionStorage.getItem('chatToken')")
+    page.get_by_role("button", name="Start a new chat").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#log .msg").count() == 1  # only the greeting
+    assert "new chat has started" in page.locator("#status").inner_text()
+    page.get_by_label("Your message").focus()
+    send_by_keyboard(page, "The plumber was brilliant")
+    assert page.evaluate("() => sessionStorage.getItem('chatToken')") != old_token
+
+
+def test_it_reflows_on_a_small_phone(page):
+    page.set_viewport_size({"width": 320, "height": 640})
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1
+    assert page.locator(".safety").is_visible() and page.get_by_role("button", name="Send").is_visible()
