@@ -12,8 +12,10 @@ or by `send` when the dispatcher gets there first).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +95,10 @@ def _conversation_id(engine: Engine, token: str | None) -> int:
     return conversation_id
 
 
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def history(engine: Engine, conversation_id: int) -> list[dict[str, Any]]:
     with Session(engine) as session:
         inbound = session.exec(
@@ -109,8 +115,8 @@ def history(engine: Engine, conversation_id: int) -> list[dict[str, Any]]:
             )
             .order_by(Outbox.id)
         ).all()
-    items = [(m.created_at.replace(tzinfo=None), 0, m.id, "resident", m.body) for m in inbound]
-    items += [(o.created_at.replace(tzinfo=None), 1, o.id, "bot", o.body) for o in outbound]
+    items = [(_naive_utc(m.created_at), 0, m.id, "resident", m.body) for m in inbound]
+    items += [(_naive_utc(o.created_at), 1, o.id, "bot", o.body) for o in outbound]
     items.sort()
     return [{"from": who, "text": text, "at": at.isoformat() + "Z"} for at, _, _, who, text in items]
 
@@ -128,8 +134,6 @@ async def _bounded_json(request: Request) -> dict[str, Any]:
             raise HTTPException(
                 status_code=413, detail="That message is too long. Please send it in shorter parts."
             )
-    import json
-
     try:
         data = json.loads(body or b"{}")
     except ValueError:

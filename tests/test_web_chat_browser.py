@@ -138,6 +138,8 @@ def test_the_first_screen_shows_the_emergency_numbers(page):
     assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
     assert page.get_by_label("Your message").is_visible()
     assert page.get_by_role("button", name="Send").is_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "chat-first-screen.png"))
 
 
 def test_a_whole_complaint_by_keyboard_only_survives_a_reload(page):
