@@ -54,10 +54,10 @@ def test_a_complete_complaint_with_an_adjustment_and_an_advocate_takes_at_most_s
     assert acknowledgement.kind == "acknowledgement" and case.reference in acknowledgement.body
     assert "reply YES" in acknowledgement.body
     assert_every_sms_fits(chat)
-    # The representative confirms consent by replying YES, as the acknowledgement asked.
+    # The representative replies YES: noted, but it is the resident's consent we need.
     reply = chat.send("YES")
-    assert "can act for you" in reply.replies[0]
-    assert chat.advocate(case).consent == "given"
+    assert "We also need to hear from the person you're helping" in reply.replies[0]
+    assert chat.advocate(case).consent == "to_obtain"
 
 
 def test_a_complaint_asks_only_what_is_missing(chat):
@@ -305,6 +305,7 @@ def test_every_sms_the_bot_can_send_fits_in_two_segments(chat, policy):
         R.SR_ASK_UNHAPPY,
         R.SR_NO_COMPLAINT,
         R.ADDED_TO_CASE.format(reference="CMP-2026-000001"),
+        R.CONSENT_STILL_NEEDED.format(phone=policy.office.phone),
         R.CONSENT_RECORDED.format(who="A" * 60, reference="CMP-2026-000001"),
         R.CLARIFY_GENERIC,
         *R.CLARIFY.values(),
@@ -342,8 +343,12 @@ def test_coming_back_after_a_long_gap_starts_afresh_and_keeps_the_unfinished_com
     assert compliment.category == "compliment" and "thank you" in reply.replies[0].lower()
 
 
-def test_a_late_yes_still_confirms_the_representative(chat):
+def test_a_late_yes_from_the_representative_is_noted_not_taken_as_consent(chat, engine):
     from datetime import timedelta
+
+    from sqlmodel import Session, select
+
+    from intake.models import AuditEvent
 
     for text in ("I'm writing on behalf of my mum, her heating is still not fixed since May", "Fix it", "no",
                  "I'm her son Tom", "text"):  # fmt: skip
@@ -352,7 +357,31 @@ def test_a_late_yes_still_confirms_the_representative(chat):
     assert chat.advocate(case).consent == "to_obtain"
     chat.gap = timedelta(days=2)
     reply = chat.send("Yes")
-    assert "can act for you" in reply.replies[0] and chat.advocate(case).consent == "given"
+    assert "We also need to hear from the person you're helping" in reply.replies[0]
+    assert chat.advocate(case).consent == "to_obtain"
+    with Session(engine) as session:
+        actions = session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id)).all()
+    assert "advocate.consent_claimed" in actions
+
+
+def test_the_resident_replying_yes_gives_consent_for_a_representative_staff_added(chat, engine, policy):
+    from sqlmodel import Session
+
+    from intake.cases import record_advocate
+    from intake.models import Case
+
+    for text in ("Your contractor was rude to me last Tuesday", "An apology", "no", "no", "text"):
+        chat.send(text)
+    [case] = chat.cases()
+    with Session(engine) as session:
+        record_advocate(
+            session, session.get(Case, case.id), name="Ruth Ade", relationship="councillor", actor="staff:amy"
+        )
+        session.commit()
+    reply = chat.send("YES")
+    assert "Ruth Ade can act for you" in reply.replies[0]
+    advocate = chat.advocate(case)
+    assert advocate.consent == "given" and "in reply to our acknowledgement" in advocate.consent_method
 
 
 def _age_conversation(engine, hours: int) -> None:
@@ -419,5 +448,7 @@ def test_long_answers_and_four_support_needs_still_fit_two_texts(engine, setting
     ):
         chat.send("start again")
         chat.send(text)
-    assert len(chat.cases()) >= 3  # a policy without that exclusion takes the council tax message as a complaint
+    assert (
+        len(chat.cases()) >= 3
+    )  # a policy without that exclusion takes the council tax message as a complaint
     assert_every_sms_fits(chat)

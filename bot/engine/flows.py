@@ -550,6 +550,8 @@ def complete_complaint(t: Turn, complaint: dict[str, Any]) -> None:
     advocate = complaint.get("advocate")
     if advocate:
         given = advocate["consent"] == "given"
+        if not given:
+            t.data.setdefault("written_by_representative", []).append(case.id)
         record_advocate(
             session,
             case,
@@ -667,7 +669,13 @@ def on_done(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
     t.say(R.ADDED_TO_CASE.format(reference=case.reference))
 
 
+KEEP_ACROSS_TOPICS = ("case_ids", "safety_sent", "last_at", "written_by_representative")
+
+
 def record_pending_consent(t: Turn, case: Case) -> bool:
+    """A YES to "confirm your representative can act for you". When the representative was the
+    one writing to us, their YES is not the resident's consent: we note it and still ask the
+    resident (Code: the resident's consent, not a claim of it)."""
     advocate = t.session.exec(
         select(Advocate)
         .where(Advocate.case_id == case.id, Advocate.consent == "to_obtain")
@@ -675,6 +683,16 @@ def record_pending_consent(t: Turn, case: Case) -> bool:
     ).first()
     if advocate is None:
         return False
+    if case.id in t.data.get("written_by_representative", []):
+        audit(
+            t.session,
+            case,
+            "bot",
+            "advocate.consent_claimed",
+            detail=f"the representative replied YES by {t.channel} from {t.address}; consent still to be confirmed by the resident",
+        )
+        t.say(R.CONSENT_STILL_NEEDED.format(phone=t.policy.office.phone))
+        return True
     advocate.consent = "given"
     advocate.consent_method = f"YES by {t.channel} from {t.address}, in reply to our acknowledgement"
     advocate.consent_at = utcnow()
@@ -777,14 +795,14 @@ def expire_topic(t: Turn, reason: str) -> None:
         case = in_progress_complaint(t, reason)
         if case is not None:
             t.case_id = case.id
-    keep = {key: t.data[key] for key in ("case_ids", "safety_sent", "last_at") if key in t.data}
+    keep = {key: t.data[key] for key in KEEP_ACROSS_TOPICS if key in t.data}
     t.data.clear()
     t.data.update(keep)
     t.state = "start"
 
 
 def restart(t: Turn) -> None:
-    keep = {key: t.data[key] for key in ("case_ids", "safety_sent") if key in t.data}
+    keep = {key: t.data[key] for key in KEEP_ACROSS_TOPICS if key in t.data}
     t.data.clear()
     t.data.update(keep)
     t.state = "start"

@@ -63,7 +63,7 @@ ASK_WHAT_HANDLING = "I'm sorry. Please tell us what has gone wrong with how we'v
 ASK_WHEN = "When did this happen, or when did it start? A rough idea is fine."
 ASK_OUTCOME = "What would put things right for you?"
 ASK_ADJUSTMENTS = (
-    "Do you need any help from us with this, like large print, BSL, an interpreter, or contact only "
+    "Do you need any help from us with this, like large print, BSL sign language, an interpreter, or contact only "
     "by phone or only in writing? Reply NO if not."
 )
 ADJUSTMENTS_NOTED = "We've noted you need: {needs}."
@@ -92,6 +92,10 @@ ADDED_TO_CASE = (
     "Thank you, we've added this to {reference}. To tell us about something else, say 'start again'."
 )
 CONSENT_RECORDED = "Thank you. We've recorded that {who} can act for you on {reference}."
+CONSENT_STILL_NEEDED = (
+    "Thank you. We also need to hear from the person you're helping that they're happy for you to act "
+    "for them. We'll contact them, or they can call us on {phone}."
+)
 
 # --- clarifying questions (one, when we're not sure) ----------------------------------------
 CLARIFY = {
