@@ -312,6 +312,13 @@ PATTERNS: dict[str, list[str]] = {
         "i help her|him|them with", "help her|him with her|his bills|post|letters", "on behalf of", "behalf",
         "ar ran", "caller said she|he was", "reporting it|this for her|him|them", "asked me to deal|sort|write|contact|email|report",
         "i'm|i+am writing|emailing|contacting you for|about my mum|dad|mother|father|nan|gran",
+        "emailing|writing|texting|txting|messaging|contacting|write|email|text|calling|ringing for my|our girlfriend|boyfriend|partner|wife|husband|parents|friend|mate|brother|sister|nan|gran|mum|dad|son|daughter|aunt|uncle|neighbour",
+        "for one of my|our young+people|clients|residents|tenants", "son|daughter|carer|relative|friend|niece|nephew of tenant|the+tenant",
+        "my? mums|dads|nans|grans|mothers|fathers flat|house|home|boiler|kitchen|bathroom|heating|smoke|door|window|tenancy|rent|place|shower|toilet|garden",
+        "youth worker", "welfare rights", "money adviser|advisor", "benefits adviser|advisor", "housing adviser|advisor",
+        "manage|handle|deal+with|look+after my|his|her father's|mother's|mum's|dad's|nan's|gran's|parents' affairs", "affairs for him|her|them",
+        "asked me to let+you+know|tell+you|get+in+touch|contact+you|report|raise", "is your|the tenant", "who's|whose your|the tenant",
+        "she's|he's|they're your|the tenant", "lasting power of attorney", "my young person",
     ],
     # --- adjustments ----------------------------------------------------------
     "adj:deaf": [

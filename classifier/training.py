@@ -2,12 +2,14 @@
 
 The model file (classifier/model/triage.joblib, not in git) records the
 training-data hash, the date, the version, the held-out metrics and the
-counts it was built from. `ensure_model()` rebuilds it when it is missing or
-when the hash of training_data/**/*.jsonl (and splits.toml) has changed.
+counts it was built from. `ensure_model()` rebuilds it when it is missing, when the hash of
+training_data/**/*.jsonl (and splits.toml) has changed, or when the code that
+turns text into features (cleaning, rules, dates) has changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -19,6 +21,15 @@ from classifier.model import FORMAT_VERSION, CompiledModel, check_compiled, comp
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 MODEL_PATH = Path(os.environ.get("TRIAGE_MODEL_PATH", MODEL_DIR / "triage.joblib"))
 MIN_EXAMPLES = 30
+# The model reads what these modules produce, so a change to them makes the model stale too.
+_FEATURE_SOURCES = ("textclean.py", "rules.py", "dates.py", "features.py", "model.py")
+
+
+def features_digest() -> str:
+    digest = hashlib.sha256()
+    for name in _FEATURE_SOURCES:
+        digest.update((Path(__file__).resolve().parent / name).read_bytes())
+    return digest.hexdigest()
 
 
 def prepare_examples(examples: list[Example]):
@@ -64,6 +75,7 @@ def train(training_dir: Path = TRAINING_DIR, model_path: Path | None = None, dat
         "format": FORMAT_VERSION,
         "version": f"triage-{FORMAT_VERSION}+{digest[:12]}",
         "data_hash": digest,
+        "features_digest": features_digest(),
         "trained_at": started,
         "n_train": len(dataset.train),
         "n_test": len(dataset.test),
@@ -121,4 +133,8 @@ def is_stale(path: Path | None = None, training_dir: Path = TRAINING_DIR) -> boo
         model = read_model(path)
     except Exception:  # an unreadable or older-format file is simply rebuilt
         return True
-    return model.metadata.get("data_hash") != data_hash(training_dir) or model.metadata.get("format") != FORMAT_VERSION
+    return (
+        model.metadata.get("data_hash") != data_hash(training_dir)
+        or model.metadata.get("format") != FORMAT_VERSION
+        or model.metadata.get("features_digest") != features_digest()
+    )
