@@ -311,3 +311,9 @@ def test_evidence_from_text_fragments_read_together_is_highlighted_in_the_right_
     html = client.get(f"/staff/cases/{case.public_id}").text
     assert '<mark class="evidence" title="Service request">boiler' in html
     assert 'and this is the <mark class="evidence" title="Complaint">third time' in html
+
+
+def test_search_treats_wildcards_as_plain_characters(session, policy, users, demo):
+    assert queue_page(session, policy, "all", Filters(search="%%")).total == 0
+    assert queue_page(session, policy, "all", Filters(search="A_sha")).total == 0
+    assert queue_page(session, policy, "all", Filters(search="KHAN")).total == 1
