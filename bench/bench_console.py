@@ -6,6 +6,7 @@ templates) many times and prints p50/p95/max server time. Target: <= 300 ms.
 
     .venv/bin/python bench/bench_console.py                      # SQLite (temporary file)
     .venv/bin/python bench/bench_console.py --postgres           # PostgreSQL
+    ... --reuse [--sqlite-file PATH]                              # measure again without reseeding
 
 PostgreSQL uses BENCH_DATABASE_URL, or else TEST_DATABASE_URL with the database name changed
 to `bench_console` (created if missing), so the benchmark never empties a test database.
@@ -221,10 +222,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="requests per page measured")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded database (same --cases)")
+    parser.add_argument("--sqlite-file", type=Path, help="SQLite file to use (default: a temporary one)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-console-"))
-    url = postgres_url() if args.postgres else f"sqlite:///{workdir / 'bench.db'}"
+    sqlite_file = args.sqlite_file.resolve() if args.sqlite_file else workdir / "bench.db"
+    url = postgres_url() if args.postgres else f"sqlite:///{sqlite_file}"
     engine = make_engine(url)
     policy = load_policy("code-default")
     rng = random.Random(20261126)
