@@ -190,3 +190,58 @@ def test_the_installed_triage_command_runs_the_shell(engine, database_url, tmp_p
         timeout=300,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--now" in bad.stderr
+
+
+def test_interactive_at_a_terminal(engine, database_url, tmp_path):
+    """At a real terminal (a pseudo-terminal here) the shell prompts, answers, and ends on Ctrl-D."""
+    import pty
+    import select
+    import time
+
+    try:
+        from classifier import classify  # noqa: F401
+    except ImportError:
+        pytest.skip("classifier.classify is not importable yet")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DATA_DIR": str(tmp_path / "data"),
+        "POLICY": "code-default",
+    }
+    master, slave = pty.openpty()
+    triage = Path(sys.executable).parent / "triage"
+    process = subprocess.Popen(
+        [str(triage), "shell", "--now", "2026-03-02"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(token: bytes, timeout: float = 120) -> None:
+        nonlocal seen
+        deadline = time.time() + timeout
+        while token not in seen and time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    return
+
+    try:
+        read_until(b"You: ")
+        os.write(master, b"The plumber was brilliant, thank you\r")
+        read_until(b"CPL-")
+        read_until(b"You: ")
+        os.write(master, b"\x04")  # Ctrl-D
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(master)
+    text = seen.decode(errors="replace")
+    assert "Ctrl-D to finish" in text and "Bot: " in text and "CPL-2026-" in text
