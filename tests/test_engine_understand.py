@@ -80,3 +80,19 @@ def test_what_would_put_it_right():
 def test_the_point_comes_first():
     text = "Dear Sir, I'm writing on behalf of my dad. His toilet has leaked for weeks."
     assert U.key_sentence_first(text) == "His toilet has leaked for weeks. I'm writing on behalf of my dad."
+
+
+@pytest.mark.parametrize(
+    "answer, candidates, category",
+    [
+        ("It's the first time", ["service_request", "complaint"], "service_request"),
+        ("I told you before and nothing has been done", ["service_request", "complaint"], "complaint"),
+        ("I'm unhappy with how he spoke to me", ["compliment", "exclusion"], "complaint"),
+        ("it's the people next door", ["complaint", "asb_report"], "asb_report"),
+        ("no, just to say thanks", ["complaint", "compliment"], "compliment"),
+        ("a repair I need", ["exclusion", "other"], "service_request"),
+        ("hmm", ["service_request", "complaint"], None),
+    ],
+)
+def test_answers_to_a_clarifying_question(answer, candidates, category):
+    assert U.read_clarification(answer, candidates) == category

@@ -282,7 +282,7 @@ def new_topic(
     if (
         forced is None
         and not explicit_complaint
-        and not t.data.get("urgent")
+        and not t.urgent_now
         and not t.data.get("clarified")
         and category not in ("other", "exclusion")
         and (triage.needs_review or triage.confidence < LOW_CONFIDENCE)
@@ -325,7 +325,8 @@ def on_clarify(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
     category = "complaint" if asked == "complain" else U.read_clarification(text, candidates)
     if category is None:
         again = t.classify_text(f"{pending} {text}")
-        category = again.category if again.category in candidates else candidates[0]
+        confident = again.confidence >= 0.7 and not again.needs_review and again.category != "other"
+        category = again.category if again.category in candidates or confident else candidates[0]
     t.data["clarified"] = True
     t.state = "start"
     new_topic(t, pending, original, forced=category)

@@ -492,9 +492,11 @@ def read_clarification(text: str, candidates: list[str]) -> str | None:
     answer = yes_no(text)
     if set(candidates) == {"complaint", "compliment"} and answer is not None:
         return "complaint" if answer else "compliment"
-    for category in ("complaint", "service_request", "asb_report", "compliment"):
-        if category in candidates and _CLARIFY_CUES[category].search(plain):
-            if category == "compliment" and "unhappy" in plain:
-                continue
+    # Unhappiness with how we dealt with it wins whatever we guessed (TRIAGE_GUIDE rule 1); then
+    # the categories we asked about; then anything else the answer plainly says.
+    order = ["complaint", *[c for c in candidates if c != "complaint"]]
+    order += [c for c in ("service_request", "asb_report", "compliment") if c not in order]
+    for category in order:
+        if category in _CLARIFY_CUES and _CLARIFY_CUES[category].search(plain):
             return category
     return None
