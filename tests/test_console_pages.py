@@ -317,3 +317,31 @@ def test_search_treats_wildcards_as_plain_characters(session, policy, users, dem
     assert queue_page(session, policy, "all", Filters(search="%%")).total == 0
     assert queue_page(session, policy, "all", Filters(search="A_sha")).total == 0
     assert queue_page(session, policy, "all", Filters(search="KHAN")).total == 1
+
+
+def test_an_officer_takes_a_complaint_to_the_end_through_the_case_page(client, session, users, demo):
+    sign_in(client, "officer")
+    case = case_of(session, "Aisha Khan")
+    url = f"/staff/cases/{case.public_id}"
+    steps = (
+        ("claim", {}),
+        ("acknowledge", {}),
+        ("extend", {"days": "10", "reason": "Waiting for the contractor's report"}),
+        ("record_response", {"outcome": "partly_upheld", "response_text": "We will replace the pipe."}),
+        ("escalate", {"reason": "The pipe still leaks"}),
+        ("record_response", {"outcome": "upheld", "response_text": "We are sorry; the pipe is replaced."}),
+        ("close", {"reason": "Final response sent"}),
+    )
+    for action, extra in steps:
+        page = client.get(url).text
+        if action == "record_response":
+            assert "The Stage 1 deadline has had the longest extension" in page or "Stage 2" in page
+        fields = form_fields(page, action)
+        response = client.post(f"{url}/{action}", data={**fields, **extra}, follow_redirects=False)
+        assert response.status_code == 303, (action, response.text[-800:])
+    page = client.get(response.headers["location"]).text
+    assert "The case is closed." in page and "Closed" in page
+    kinds = session.exec(select(Outbox.kind).where(Outbox.case_id == case.id).order_by(Outbox.id)).all()
+    assert kinds == ["acknowledgement", "extension_notice", "stage1_decision", "stage2_acknowledgement", "stage2_decision"]
+    actions_done = session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id, AuditEvent.actor == "staff:officer")).all()
+    assert len(actions_done) == len(steps)
