@@ -212,6 +212,32 @@ def test_self_harm_gets_samaritans_first(chat):
     assert "116 123" in reply.replies[0] and "999" in reply.replies[0]
     [case] = chat.cases()
     assert case.urgent and case.urgent_kind == "self_harm" and case.needs_review
+    assert case.reference in reply.replies[1] and "A member of our team will contact you" in reply.replies[2]
+    reply = chat.send("please text me")
+    assert "added this for our team" in reply.replies[0]  # on the same case, no second safety message
+    assert len(chat.cases()) == 1
+
+
+def test_safety_messages_are_not_repeated(chat):
+    chat.send("The socket is sparking again and still not fixed after you came twice")
+    reply = chat.send("it is sparking right now")
+    assert not any("999" in r for r in reply.replies)  # the same risk: said once
+    reply = chat.send("and now I can smell gas")
+    assert "0800 111 999" in reply.replies[0]  # a different, specific risk: said at once
+
+
+def test_a_general_risk_after_a_specific_one_adds_no_second_message(engine, settings, policy):
+    from classifier.types import Triage
+
+    def classify(text, received_at=None):
+        kind = "damp_mould_health" if "mould" in text else "other"
+        return Triage("complaint", 0.9, urgent=True, urgent_kind=kind)
+
+    chat = Chat(handler=make_inbound_handler(engine, settings, policy, classify), engine=engine)
+    first = chat.send("Black mould in my son's room and he has asthma, reported in September")
+    assert "NHS 111" in first.replies[0]
+    second = chat.send("get rid of it and move him")
+    assert not any("999" in r or "NHS" in r for r in second.replies)
 
 
 def test_an_urgent_complaint_reaches_the_urgent_queue_before_the_questions(chat):
@@ -314,6 +340,8 @@ def test_every_sms_the_bot_can_send_fits_in_two_segments(chat, policy):
         R.HANDED_OFF_ADDED.format(phone=policy.office.phone),
         R.STOPPED.format(kept=R.STOPPED_KEPT.format(reference="CMP-2026-000001")),
         R.URGENT_NOTED.format(reference="CMP-2026-000001"),
+        R.URGENT_MORE,
+        R.URGENT_MORE_PERSONAL,
         R.ADJUSTMENTS_NOTED.format(needs="deaf/BSL, large print, Polish interpreter"),
         *(R.safety_message(kind, policy) for kind in [*R.SAFETY, None]),
         *(R.fit(R.FAQ_ANSWER, text_field="answer", value=entry.answer) for entry in policy.faq),

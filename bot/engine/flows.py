@@ -220,7 +220,7 @@ def check_urgent(t: Turn, triage: Triage) -> None:
     sent = t.data.setdefault("safety_sent", [])
     t.final = True
     t.urgent_now = True
-    if kind not in sent:
+    if kind not in sent and not (sent and kind in R.GENERAL_KINDS):
         t.say(R.safety_message(kind, t.policy), kind="safety", hold=False)
         sent.append(kind)
     t.data["urgent"] = True
@@ -640,6 +640,12 @@ def record_compliment(t: Turn, text: str, triage: Triage) -> None:
 def answer_other(t: Turn, text: str, triage: Triage) -> None:
     begin_topic(t, None)
     entry = U.answer_from_faq(t.policy, text)
+    if t.urgent_now:  # after the safety message: the urgent case, then what our team needs to act
+        ensure_urgent_case(t, triage)
+        personal = t.data.get("urgent_kind") in R.PERSONAL_KINDS
+        t.say(R.URGENT_MORE_PERSONAL if personal else R.URGENT_MORE)
+        t.state = "handed_off"  # what they tell us next goes on that case, for staff
+        return
     if entry is not None:
         t.say(R.fit(R.FAQ_ANSWER, text_field="answer", value=entry.answer))
     else:

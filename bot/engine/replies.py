@@ -40,9 +40,26 @@ SAFETY = {
         "off at the fuse box if it is safe to. Then call us on {phone}."
     ),
     "structural": "If anyone is in danger, call 999 and keep away from the damaged area. Then call us on {phone}.",
+    "damp_mould_health": (
+        "If the damp or mould is making anyone ill, please speak to your GP or call NHS 111. "
+        "If someone is struggling to breathe, call 999."
+    ),
+    "no_heat_vulnerable": (
+        "If anyone is unwell from the cold, call NHS 111, or 999 in an emergency. Keep one room warm if you can, "
+        "and call us on {phone}."
+    ),
+    "care_equipment": "If care or medical equipment has stopped and someone is at risk, call 999. Then call us on {phone}.",
 }
+# Risks without a specific kind get the general message only if no safety message was sent yet;
+# each specific kind's message is sent once per conversation.
+GENERAL_KINDS = frozenset({"other", "danger"})
 SAFETY_DEFAULT = "If anyone is in danger now, please call 999. Then call us on {phone}."
 URGENT_NOTED = "We've marked this as urgent so our team sees it first. Your reference is {reference}."
+URGENT_MORE = "Please tell us where you live and what is happening, so our team can act on it."
+URGENT_MORE_PERSONAL = (
+    "A member of our team will contact you. If it's safe to, tell us the best way and time to reach you."
+)
+PERSONAL_KINDS = frozenset({"self_harm", "domestic_abuse", "violence"})
 
 
 def safety_message(kind: str | None, policy: Policy) -> str:
