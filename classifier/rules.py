@@ -553,10 +553,8 @@ _CRIME_STAFF_WINDOW = 250
 MAX_RULE_CHARS = 20_000
 
 
-def analyse(text: str, received_at: date | None = None) -> RuleResult:
-    """Run every rule over `text` (one view of a message)."""
-    nlp, matcher, prefixes = _pipeline()
-    lower = normalise(text[:MAX_RULE_CHARS])
+def _match(nlp, matcher, prefixes, lower: str, by_label: dict[str, list[Hit]]) -> list[tuple[str, int]]:
+    """Tokenize once, run the phrase matcher, fill `by_label`; returns (token, offset) pairs."""
     doc = nlp.make_doc(lower)
     token_offsets = []
     for token in doc:
@@ -565,9 +563,7 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
         if word.startswith(prefixes):
             token.norm_ = _canonical(word, prefixes)  # "threatened" matches the pattern "threaten*"
     words = [w for w, _ in token_offsets]
-    result = RuleResult()
     vocab_strings = nlp.vocab.strings
-    by_label: dict[str, list[Hit]] = {}
     for match_id, start, end in matcher(doc):
         label = vocab_strings[match_id]
         if label in _NEGATABLE and _negated(words, start):
@@ -579,6 +575,20 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
             by_label[label] = [hit]
         else:
             hits.append(hit)
+    return token_offsets
+
+
+def analyse(text: str, received_at: date | None = None) -> RuleResult:
+    """Run every rule over `text` (one view of a message)."""
+    nlp, matcher, prefixes = _pipeline()
+    lower = normalise(text[:MAX_RULE_CHARS])
+    result = RuleResult()
+    by_label: dict[str, list[Hit]] = {}
+    # A memory zone frees the strings and lexemes this message adds to the vocabulary, so a
+    # long-running worker fed untrusted text does not grow without bound.
+    with nlp.memory_zone():
+        token_offsets = _match(nlp, matcher, prefixes, lower, by_label)
+    words = [w for w, _ in token_offsets]
     result.hits = [h for hits in by_label.values() for h in hits]
     tokens = {label for label in by_label}
 
