@@ -27,12 +27,13 @@ from intake.models import (
     CaseStage,
     Correction,
     Message,
+    Outbox,
     StaffUser,
     uk_date,
     utcnow,
 )
 from intake.notify import resident_route, send_letter
-from intake.outbox import enqueue
+from intake.outbox import FAILED, PARKED, PENDING, enqueue
 from intake.policy import Policy
 from intake.staff_users import has_role
 
@@ -52,6 +53,7 @@ REQUIRED_ROLE = {
     "note": "agent",
     "reclassify": "agent",
     "message": "agent",
+    "retry_message": "agent",
     "acknowledge": "agent",
     "assign": "complaints_officer",
     "confirm_exclusion": "complaints_officer",
@@ -508,3 +510,23 @@ def message_resident(session: Session, policy: Policy, case: Case, user: StaffUs
     audit(session, case, actor_name(user), "message.sent", detail=f"by {channel}: {text[:200]}")
     session.flush()
     return message
+
+
+def retry_message(session: Session, user: StaffUser, outbox_id: int) -> Outbox:
+    """Put a message that could not be sent back in the outbox for another round of attempts
+    (after the address has been corrected, or the provider's fault has cleared)."""
+    _require(user, "retry_message")
+    table = Outbox.__table__
+    result = session.execute(
+        update(table)
+        .where(table.c.id == outbox_id, table.c.status.in_((PARKED, FAILED)))
+        .values(status=PENDING, attempts=0, next_attempt_at=utcnow(), lease_until=None, claimed_by=None)
+    )
+    if result.rowcount != 1:
+        raise ConflictError("That message is no longer waiting: someone may have retried it already.")
+    row = session.get(Outbox, outbox_id)
+    session.refresh(row)
+    case = session.get(Case, row.case_id) if row.case_id else None
+    audit(session, case, actor_name(user), "outbox.retried", detail=f"{row.kind.replace('_', ' ')} by {row.channel}")
+    session.flush()
+    return row

@@ -19,6 +19,7 @@ from intake.console.demo import DEMO_PASSWORD, DemoCase, ensure_demo_users, seed
 from intake.db import make_engine
 from intake.migrate import upgrade
 from intake.models import Case, Correction, Outbox
+from intake.outbox import enqueue
 from intake.policy import load_policy
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,6 +60,8 @@ def server(tmp_path_factory):
             DemoCase(XSS, "complaint", "email", "Xss <b>Email</b>", email="xss@example.org", days_ago=2),
             number=91,
         )
+        letter = enqueue(session, channel="email", to="old.address@example.org", body="...", kind="acknowledgement", case=email)
+        letter.status, letter.attempts, letter.last_error = "parked", 6, "550 5.1.1 mailbox unavailable"
         session.commit()
         xss_cases = {"sms": sms.public_id, "email": email.public_id}
     port = _free_port()
@@ -251,3 +254,7 @@ def test_every_page_passes_axe_and_is_screenshotted(server, page):
     page.goto(f"{base}/staff/users")
     axe_check(page, "users")
     shot(page, "users")
+    page.goto(f"{base}/staff/outbox")
+    assert "mailbox unavailable" in page.locator("main").inner_text()
+    axe_check(page, "messages not sent")
+    shot(page, "not-sent")

@@ -345,3 +345,26 @@ def test_an_officer_takes_a_complaint_to_the_end_through_the_case_page(client, s
     assert kinds == ["acknowledgement", "extension_notice", "stage1_decision", "stage2_acknowledgement", "stage2_decision"]
     actions_done = session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id, AuditEvent.actor == "staff:officer")).all()
     assert len(actions_done) == len(steps)
+
+
+def test_a_message_that_could_not_be_sent_can_be_sent_again(client, session, policy, users, demo):
+    from intake import case_actions
+
+    case = case_of(session, "Aisha Khan")
+    case_actions.acknowledge_case(session, policy, case, users["agent"])
+    letter = session.exec(select(Outbox).where(Outbox.case_id == case.id)).one()
+    letter.status, letter.attempts, letter.last_error = "parked", 6, "21211: '<script>' is not a valid phone number"
+    session.add(letter)
+    session.commit()
+    sign_in(client, "agent")
+    page = client.get("/staff/outbox").text
+    assert case.reference in page and "&lt;script&gt; is not a valid" in page.replace("&#39;", "")
+    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.split('action="/staff/outbox/retry"')[1].split("</form>")[0]))
+    response = client.post("/staff/outbox/retry", data=fields, follow_redirects=False)
+    assert response.status_code == 303
+    session.expire_all()
+    again = session.get(Outbox, letter.id)
+    assert again.status == "pending" and again.attempts == 0
+    assert "outbox.retried" in session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id)).all()
+    assert client.post("/staff/outbox/retry", data=fields).status_code == 409  # already back in the queue
+    assert "Nothing needs your attention" in client.get("/staff/outbox").text

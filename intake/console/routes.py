@@ -467,6 +467,46 @@ async def case_action(
     return RedirectResponse(f"/staff/cases/{case.public_id}?done={action}", status_code=303)
 
 
+# Messages that could not be sent ---------------------------------------------------------------
+
+
+@router.get("/outbox")
+def not_sent(request: Request, staff: StaffDep, session: SessionDep, done: Annotated[str | None, Query(max_length=10)] = None) -> Response:
+    rows = session.exec(
+        select(Outbox, Case.reference, Case.public_id)
+        .outerjoin(Case, Case.id == Outbox.case_id)
+        .where(Outbox.status.in_(("parked", "failed")))
+        .order_by(Outbox.created_at.desc(), Outbox.id.desc())
+        .limit(200)
+    ).all()
+    return render(
+        request,
+        "outbox.html",
+        staff=staff,
+        rows=rows,
+        done="The message is back in the outbox and will be sent again shortly." if done == "retry" else None,
+        error=None,
+        active_nav="outbox",
+    )
+
+
+@router.post("/outbox/retry")
+async def retry(request: Request, staff: CsrfStaffDep, session: SessionDep) -> Response:
+    form = await request.form()
+    outbox_id = _form_int(form, "outbox_id")
+    try:
+        if outbox_id is None:
+            raise CaseActionError("Choose a message to send again.")
+        actions.retry_message(session, staff.user, outbox_id)
+        session.commit()
+    except actions.NotAllowed as exc:
+        raise Forbidden(str(exc)) from None
+    except IntakeError as exc:
+        session.rollback()
+        return render(request, "outbox.html", status_code=409, staff=staff, rows=[], done=None, error=str(exc), active_nav="outbox")
+    return RedirectResponse("/staff/outbox?done=retry", status_code=303)
+
+
 # Self-assessment ----------------------------------------------------------------------------
 
 
