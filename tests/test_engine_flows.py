@@ -480,3 +480,15 @@ def test_long_answers_and_four_support_needs_still_fit_two_texts(engine, setting
         len(chat.cases()) >= 3
     )  # a policy without that exclusion takes the council tax message as a complaint
     assert_every_sms_fits(chat)
+
+
+def test_an_abandoned_email_complaint_is_opened_too(engine, settings, policy):
+    chat = Chat(
+        handler=make_inbound_handler(engine, settings, policy, fake_classify), engine=engine,
+        channel="email", address="someone@example.com",
+    )  # fmt: skip
+    chat.send("Your contractor was rude to me last Tuesday", sender_name="Sam Someone")
+    _age_conversation(engine, 25)
+    assert chat.handler.close_abandoned() == 1
+    [case] = chat.cases()
+    assert case.category == "complaint" and case.needs_review and case.contact_id is not None

@@ -91,7 +91,7 @@ class Turn:
             if self.channel == "sms":
                 contact = find_or_create_contact(self.session, phone=self.address)
             elif self.channel == "email":
-                name = (self.message.meta or {}).get("sender_name")
+                name = (self.message.meta or {}).get("sender_name") if self.message is not None else None
                 contact = find_or_create_contact(self.session, email=self.address, name=name)
         except IntakeError:
             contact = None
