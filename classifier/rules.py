@@ -549,6 +549,8 @@ def _negated(words: list[str], start: int) -> bool:
 
 # A crime word counts against staff only when a staff word is this close (characters).
 _CRIME_STAFF_WINDOW = 250
+# Strings in spaCy's vocabulary before the rule pipeline is rebuilt (about 30 MB).
+_MAX_VOCABULARY = 300_000
 # Longest text the rule layer reads: bounds the time spent on a 100 KB paste.
 MAX_RULE_CHARS = 20_000
 
@@ -581,13 +583,16 @@ def _match(nlp, matcher, prefixes, lower: str, by_label: dict[str, list[Hit]]) -
 def analyse(text: str, received_at: date | None = None) -> RuleResult:
     """Run every rule over `text` (one view of a message)."""
     nlp, matcher, prefixes = _pipeline()
+    if len(nlp.vocab.strings) > _MAX_VOCABULARY:
+        # Every new word a resident types joins spaCy's vocabulary. Rebuilding now and then keeps a
+        # long-running worker's memory bounded; a per-message memory zone would also drop the
+        # tokenizer's cache and cost more than the whole rest of the rule layer.
+        _pipeline.cache_clear()
+        nlp, matcher, prefixes = _pipeline()
     lower = normalise(text[:MAX_RULE_CHARS])
     result = RuleResult()
     by_label: dict[str, list[Hit]] = {}
-    # A memory zone frees the strings and lexemes this message adds to the vocabulary, so a
-    # long-running worker fed untrusted text does not grow without bound.
-    with nlp.memory_zone():
-        token_offsets = _match(nlp, matcher, prefixes, lower, by_label)
+    token_offsets = _match(nlp, matcher, prefixes, lower, by_label)
     words = [w for w, _ in token_offsets]
     result.hits = [h for hits in by_label.values() for h in hits]
     tokens = {label for label in by_label}

@@ -109,3 +109,17 @@ def test_the_command_end_to_end_writes_json_lines_and_no_progress_bar_when_not_a
     assert rows[2]["advocate"] is True
     assert b"line 2" in done.stderr
     assert b"\x1b[" not in done.stderr  # no progress bar escape codes on a pipe
+
+
+def test_a_long_running_worker_keeps_spacy_vocabulary_bounded(monkeypatch):
+    import random
+    import string
+
+    from classifier import rules
+
+    monkeypatch.setattr(rules, "_MAX_VOCABULARY", len(rules._pipeline()[0].vocab.strings) + 500)
+    rng = random.Random(4)
+    for _ in range(200):
+        rules.analyse(" ".join("".join(rng.choices(string.ascii_lowercase, k=9)) for _ in range(30)))
+    assert len(rules._pipeline()[0].vocab.strings) <= rules._MAX_VOCABULARY + 100
+    assert "interpreter:polish" in rules.analyse("she needs a Polish interpreter").adjustments
