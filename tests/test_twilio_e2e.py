@@ -213,3 +213,32 @@ def test_a_forged_webhook_through_the_real_app_stores_nothing(client, engine):
     response = client.post(twilio_sms.INBOUND_PATH, data=form, headers={"X-Twilio-Signature": "Zm9yZ2Vk"})
     assert response.status_code == 403
     assert counts(engine) == {"Message": 0, "Case": 0, "Outbox": 0}
+
+
+def test_over_the_per_number_limit_words_are_kept_on_the_conversation_but_not_answered(
+    sms_settings, engine, monkeypatch
+):
+    import intake.ratelimit
+    from bot.app import create_app
+
+    monkeypatch.setattr(
+        intake.ratelimit, "utcnow", lambda: datetime(2026, 11, 26, 9, 0, 30, tzinfo=UTC)
+    )  # one window
+    settings = sms_settings.model_copy(update={"public_rate_limit_per_minute": 2})
+    with TestClient(create_app(settings, engine=engine, classify=fake_classify)) as client:
+        phone = Phone(client, monkeypatch)
+        phone.text(
+            "Your contractor was rude to me last Tuesday and left a mess. I want an apology and the mess cleaned up."
+        )
+        answered = len(outbox(engine))
+        phone.text("no thanks", gap=timedelta(seconds=10))
+        assert len(outbox(engine)) > answered
+        answered = len(outbox(engine))
+        phone.text("hello?? anyone", gap=timedelta(seconds=10))  # third in a minute: over the limit
+    assert len(outbox(engine)) == answered
+    with Session(engine) as session:
+        last = session.exec(
+            select(Message).where(Message.direction == "in").order_by(Message.id.desc())
+        ).first()
+        assert last.body == "hello?? anyone" and last.meta["rate_limited"] is True and last.processed
+        assert last.conversation_id is not None

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -338,8 +339,13 @@ def test_help_answers_with_the_office_contact_details(sms_client, handler, engin
 
 
 def test_over_the_per_number_limit_messages_are_stored_but_not_answered(
-    sms_settings, engine, policy, handler
+    sms_settings, engine, policy, handler, monkeypatch
 ):
+    import intake.ratelimit
+
+    monkeypatch.setattr(
+        intake.ratelimit, "utcnow", lambda: datetime(2026, 11, 26, 9, 0, 30, tzinfo=UTC)
+    )  # one window
     settings = sms_settings.model_copy(update={"public_rate_limit_per_minute": 3})
     with TestClient(make_app(settings, engine, policy, handler)) as client:
         for n in range(5):
