@@ -431,6 +431,7 @@ EXCLUSION_CUES = {
 # Labels a preceding "no", "not", "never" cancels ("no smell of gas", "I'm not deaf").
 _NEGATABLE = frozenset(
     [f"urg:{k}" for k in ("gas", "fire", "flood", "electrics", "structural", "violence", "fire_extra", "flood_extra")]
+    + ["cond:smell"]
     + [f"adj:{k}" for k in ("deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health", "mobility")]
 )
 _NEGATORS = frozenset({"no", "not", "n't", "never", "without", "isn't", "wasn't", "dont", "don't", "nt"})
