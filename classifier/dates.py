@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -92,6 +92,13 @@ def _num(word: str) -> int:
     return int(word) if word.isdigit() else _NUMBERS.get(word, 1)
 
 
+def _year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
 def _month_end(year: int, month: int) -> date:
     return date(year, month, 1) + relativedelta(months=1, days=-1)
 
@@ -141,11 +148,11 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
         except ValueError:
             continue
     for m in _YEAR_BEFORE_LAST.finditer(lower_text) if "before last" in lower_text else ():
-        add(m, date(received_at.year - 1, 1, 1) - relativedelta(days=1))
+        add(m, date(received_at.year - 1, 1, 1) - timedelta(days=1))
     for m in _BARE_YEAR.finditer(lower_text) if has_year else ():
         add(m, date(int(m.group(1)), 12, 31))
 
-    limit = received_at - relativedelta(months=OUT_OF_TIME_MONTHS)
+    limit = _year_before(received_at)  # OUT_OF_TIME_MONTHS = 12, without relativedelta's cost per message
     old = [d for d in mentions if d.when < limit and d.when.year > 1950]
     since_start = bool(_SINCE.search(lower_text)) and bool(old)
     ongoing = bool(_ONGOING.search(lower_text)) or bool(_FOR_YEARS.search(lower_text)) or since_start
@@ -153,7 +160,7 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
     if ended and not re.search(r"\b(?:still|again|is back|came back|come back)\b", lower_text):
         ongoing = False
     # A recent date beside the old one means the matter is live now, unless it plainly ended.
-    recent_dates = [d for d in mentions if d.when >= limit and d.when <= received_at + relativedelta(days=1)]
+    recent_dates = [d for d in mentions if d.when >= limit and d.when <= received_at + timedelta(days=1)]
     recent = bool(_RECENT.search(lower_text)) or bool(recent_dates)
     if ended:
         recent = bool(_RECENT.search(lower_text) and re.search(r"\b(?:just|only|recently)\b", lower_text))
