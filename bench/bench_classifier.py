@@ -41,7 +41,9 @@ def bench_load() -> tuple[float, float]:
         "t1 = time.perf_counter(); classifier.load_model(); t2 = time.perf_counter(); print(t2 - t1, t2 - t0)"
     )
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
     wall = time.perf_counter() - started
     load, _ = (float(x) for x in out.stdout.split())
     return load, wall
@@ -64,11 +66,16 @@ def bench_single(sample, repeat: int = 1) -> list[float]:
 def bench_cli_memory(sample) -> tuple[float, float]:
     """(peak RSS in MB, messages a second) for `triage classify` on the sample via stdin."""
     payload = "".join(
-        json.dumps({"id": i, "text": text, "received_at": received}) + "\n" for i, (text, received) in enumerate(sample)
+        json.dumps({"id": i, "text": text, "received_at": received}) + "\n"
+        for i, (text, received) in enumerate(sample)
     ).encode()
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "classify"], input=payload, cwd=PROJECT_ROOT, capture_output=True, check=True
+        [sys.executable, "-m", "bot.cli", "classify"],
+        input=payload,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
     )
     wall = time.perf_counter() - started
     lines = proc.stdout.count(b"\n")
@@ -86,7 +93,9 @@ def main() -> None:
     classifier.ensure_model(log=print)
     sample = messages(args.messages)
     mean_len = statistics.mean(len(t) for t, _ in sample)
-    print(f"messages: {len(sample)} (held-out texts, mean {mean_len:.0f} characters); python {sys.version.split()[0]}")
+    print(
+        f"messages: {len(sample)} (held-out texts, mean {mean_len:.0f} characters); python {sys.version.split()[0]}"
+    )
 
     load, cold = bench_load()
     print(f"model load (read the file, build the rule matchers): {load * 1000:.0f} ms   [target <= 1000 ms]")
@@ -95,7 +104,9 @@ def main() -> None:
     timings = sorted(bench_single(sample[:2000], repeat=2))
     p50 = timings[len(timings) // 2] * 1000
     p99 = timings[int(len(timings) * 0.99)] * 1000
-    print(f"one message: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {timings[-1] * 1000:.1f} ms   [targets p50 <= 1, p99 <= 5]")
+    print(
+        f"one message: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {timings[-1] * 1000:.1f} ms   [targets p50 <= 1, p99 <= 5]"
+    )
 
     from classifier import classify
 
@@ -105,10 +116,14 @@ def main() -> None:
         classify(text, received)
     cpu = time.process_time() - started
     wall = time.perf_counter() - wall_started
-    print(f"batch in-process: {len(sample) / wall:,.0f} messages/s wall, {len(sample) / cpu:,.0f} per CPU-second   [target >= 3,000]")
+    print(
+        f"batch in-process: {len(sample) / wall:,.0f} messages/s wall, {len(sample) / cpu:,.0f} per CPU-second   [target >= 3,000]"
+    )
 
     peak_mb, rate = bench_cli_memory(sample)
-    print(f"`triage classify` on {len(sample)} messages: peak RSS {peak_mb:.0f} MB, {rate:,.0f} messages/s end to end   [target <= 250 MB]")
+    print(
+        f"`triage classify` on {len(sample)} messages: peak RSS {peak_mb:.0f} MB, {rate:,.0f} messages/s end to end   [target <= 250 MB]"
+    )
 
 
 if __name__ == "__main__":

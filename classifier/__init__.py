@@ -13,7 +13,14 @@ import threading
 from datetime import date, datetime
 
 from classifier.errors import ClassifierError, HeldOutDataError, ModelNotTrainedError, TrainingDataError
-from classifier.types import ADJUSTMENT_CODES, CATEGORIES, EXCLUSION_REASONS, Evidence, Triage, is_adjustment_code
+from classifier.types import (
+    ADJUSTMENT_CODES,
+    CATEGORIES,
+    EXCLUSION_REASONS,
+    Evidence,
+    Triage,
+    is_adjustment_code,
+)
 
 __all__ = [
     "ADJUSTMENT_CODES",

@@ -3,13 +3,65 @@
 from __future__ import annotations
 
 _COMPLAINT = (
-    "still not", "still no", "nobody came", "no one came", "nobody turned up", "no one turned up", "again",
-    "third time", "3rd time", "not happy", "unhappy", "complain", "escalate", "rude", "disgusting", "disgrace",
-    "unacceptable", "ignored", "no response", "never got back", "waiting", "chased", "promised", "compensation",
+    "still not",
+    "still no",
+    "nobody came",
+    "no one came",
+    "nobody turned up",
+    "no one turned up",
+    "again",
+    "third time",
+    "3rd time",
+    "not happy",
+    "unhappy",
+    "complain",
+    "escalate",
+    "rude",
+    "disgusting",
+    "disgrace",
+    "unacceptable",
+    "ignored",
+    "no response",
+    "never got back",
+    "waiting",
+    "chased",
+    "promised",
+    "compensation",
 )
-_ASB = ("neighbour", "neighbor", "next door", "upstairs", "loud music", "noise", "drugs", "dealing", "harass", "threaten")
-_COMPLIMENT = ("thank you", "thanks", "brilliant", "fantastic", "excellent", "well done", "great job", "lovely")
-_SERVICE = ("repair", "broken", "leak", "boiler", "not working", "fix", "please could", "can someone", "mould", "damp")
+_ASB = (
+    "neighbour",
+    "neighbor",
+    "next door",
+    "upstairs",
+    "loud music",
+    "noise",
+    "drugs",
+    "dealing",
+    "harass",
+    "threaten",
+)
+_COMPLIMENT = (
+    "thank you",
+    "thanks",
+    "brilliant",
+    "fantastic",
+    "excellent",
+    "well done",
+    "great job",
+    "lovely",
+)
+_SERVICE = (
+    "repair",
+    "broken",
+    "leak",
+    "boiler",
+    "not working",
+    "fix",
+    "please could",
+    "can someone",
+    "mould",
+    "damp",
+)
 _EXCLUSION = {
     "legal_proceedings": ("court", "claim issued", "proceedings"),
     "insurance_claim": ("insurance",),
@@ -19,7 +71,18 @@ _EXCLUSION = {
     "other_organisation": ("council tax", "bin collection", "energy supplier"),
     "out_of_time": ("years ago", "in 2019", "in 2020", "in 2021", "in 2022"),
 }
-_URGENT = ("gas", "fire", "flood", "sparking", "no heating", "no hot water", "collapsed", "kill", "suicide", "violence")
+_URGENT = (
+    "gas",
+    "fire",
+    "flood",
+    "sparking",
+    "no heating",
+    "no hot water",
+    "collapsed",
+    "kill",
+    "suicide",
+    "violence",
+)
 _ADVOCATE = ("on behalf of", "my mum", "my dad", "my client", "support worker", "my constituent")
 _ADJUSTMENTS = {
     "deaf": ("deaf", "bsl"), "sight_loss": ("blind", "large print"), "dyslexia": ("dyslexi",),

@@ -31,10 +31,18 @@ _YEAR = r"((?:19|20)\d\d)"
 
 _AGO = re.compile(rf"\b{_NUM}\s+(years?|yrs?|months?)\s+ago\b")
 _OVER_AGO = re.compile(rf"\b(?:over|more than)\s+{_NUM}\s+(years?|yrs?|months?)\s+ago\b")
-_MONTH_YEAR = re.compile(rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?)?{_MONTH}\.?,?\s+(?:of\s+)?{_YEAR}\b")
-_SEASON_YEAR = re.compile(r"\b(spring|summer|autumn|fall|winter|christmas|easter)\s+(?:of\s+)?" + _YEAR + r"\b")
+_MONTH_YEAR = re.compile(
+    rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?)?{_MONTH}\.?,?\s+(?:of\s+)?{_YEAR}\b"
+)
+_SEASON_YEAR = re.compile(
+    r"\b(spring|summer|autumn|fall|winter|christmas|easter)\s+(?:of\s+)?" + _YEAR + r"\b"
+)
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-]((?:19|20)?\d\d)\b")
-_BARE_YEAR = re.compile(r"\b(?:in|during|from|since|of|back in|around|about|early|late|mid|year)\s+(?:early\s+|late\s+|mid\s+)?" + _YEAR + r"\b")
+_BARE_YEAR = re.compile(
+    r"\b(?:in|during|from|since|of|back in|around|about|early|late|mid|year)\s+(?:early\s+|late\s+|mid\s+)?"
+    + _YEAR
+    + r"\b"
+)
 _ANY_YEAR = re.compile(r"(?:19|20)\d\d")
 _YEAR_BEFORE_LAST = re.compile(r"\b(?:the\s+)?year\s+before\s+last\b")
 _FOR_YEARS = re.compile(rf"\bfor\s+(?:over\s+|more than\s+|the (?:last|past)\s+)?{_NUM}\s+(years?|yrs?)\b")
@@ -139,7 +147,11 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
             end_month = 2
             year += 1  # winter 2022 runs into early 2023
         add(m, _month_end(year, end_month))
-    for m in _NUMERIC_DATE.finditer(lower_text) if ("/" in lower_text or "." in lower_text or "-" in lower_text) else ():
+    for m in (
+        _NUMERIC_DATE.finditer(lower_text)
+        if ("/" in lower_text or "." in lower_text or "-" in lower_text)
+        else ()
+    ):
         day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
         if year < 100:
             year += 2000

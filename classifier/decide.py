@@ -54,7 +54,12 @@ def prepare(text: str, received_at: date | None) -> tuple[ModelInput, RuleResult
     """Clean a message and run the rules: what training and classifying both start from."""
     cleaned = clean(text)
     rules = analyse(cleaned.rules.text, received_at)
-    return ModelInput(prepare_text(cleaned.model.text), tuple(rules.tokens)), rules, cleaned.rules, cleaned.model
+    return (
+        ModelInput(prepare_text(cleaned.model.text), tuple(rules.tokens)),
+        rules,
+        cleaned.rules,
+        cleaned.model,
+    )
 
 
 def _span(view: View, original: str, start: int, end: int, label: str) -> Evidence:
@@ -109,7 +114,9 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
         if (threat_only or still_going) and confidence < _WEAK_EXCLUSION:
             # Guide rule 3: a threat to sue, or an old issue still happening, without a clear cue is a complaint.
             category, reason = "complaint", None
-            confidence = float(probabilities[CATEGORIES.index("complaint")] + probabilities[CATEGORIES.index("exclusion")])
+            confidence = float(
+                probabilities[CATEGORIES.index("complaint")] + probabilities[CATEGORIES.index("exclusion")]
+            )
 
     if reason and reason in rules.exclusion_cues:
         for hit in rules.exclusion_cues[reason][:2]:
@@ -154,7 +161,7 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
         needs_review=category == "exclusion" or confidence < REVIEW_THRESHOLD,
         evidence=tuple(evidence),
         model_version=model.metadata.get("version", ""),
-        probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities)},
+        probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities, strict=True)},
     )
 
 

@@ -90,7 +90,14 @@ def write_confusion_png(counts: Counter, path: Path, title: str) -> Path:
     top = matrix.max() or 1
     for g in range(len(CATEGORIES)):
         for p in range(len(CATEGORIES)):
-            ax.text(p, g, str(matrix[g, p]), ha="center", va="center", color="white" if matrix[g, p] > top / 2 else "black")
+            ax.text(
+                p,
+                g,
+                str(matrix[g, p]),
+                ha="center",
+                va="center",
+                color="white" if matrix[g, p] > top / 2 else "black",
+            )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

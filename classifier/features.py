@@ -33,7 +33,7 @@ def prepare_text(model_view_text: str) -> str:
 
 def word_features(doc: ModelInput) -> list[str]:
     words = _WORD.findall(doc.text)
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
 
 
 _char_cache: dict[str, list[str]] = {}

@@ -74,7 +74,9 @@ class CompiledModel:
         return state
 
     @staticmethod
-    def _tfidf(counts: dict[int, int], idf: np.ndarray, offset: int, weight: float) -> tuple[list[int], list[float]]:
+    def _tfidf(
+        counts: dict[int, int], idf: np.ndarray, offset: int, weight: float
+    ) -> tuple[list[int], list[float]]:
         if not counts:
             return [], []
         idx = list(counts)
@@ -108,14 +110,22 @@ class CompiledModel:
             char_ids += ids if ids is not None else self._char_indices(word)
         ci, cv = self._tfidf(Counter(char_ids), self.char_idf, n_word, CHAR_WEIGHT)
         offset = n_word + n_char
-        qi = [offset + i for t in category_rule_features(doc) if (i := self.category_rule_vocab.get(t)) is not None]
+        qi = [
+            offset + i
+            for t in category_rule_features(doc)
+            if (i := self.category_rule_vocab.get(t)) is not None
+        ]
         offset += n_cat
         ri = [offset + i for t in rule_features(doc) if (i := self.rule_vocab.get(t)) is not None]
         idx = np.array(wi + ci + qi + ri, dtype=np.int64)
-        values = np.array(wv + cv + [CATEGORY_RULE_WEIGHT] * len(qi) + [RULE_WEIGHT] * len(ri), dtype=np.float64)
+        values = np.array(
+            wv + cv + [CATEGORY_RULE_WEIGHT] * len(qi) + [RULE_WEIGHT] * len(ri), dtype=np.float64
+        )
         return idx, values
 
-    def scores(self, doc: ModelInput, vector: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    def scores(
+        self, doc: ModelInput, vector: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> dict[str, np.ndarray]:
         """Probabilities of every head for one message."""
         idx, values = vector if vector is not None else self.vectorize(doc)
         raw = values @ self.weights[idx] + self.bias if len(idx) else self.bias.copy()
@@ -146,7 +156,12 @@ class CompiledModel:
         reason /= reason.sum()
         urgent = 1.0 / (1.0 + math.exp(-raw[k + r]))
         advocate = 1.0 / (1.0 + math.exp(-raw[k + r + 1]))
-        return {"category": category, "reason": reason, "urgent": np.array([urgent]), "advocate": np.array([advocate])}
+        return {
+            "category": category,
+            "reason": reason,
+            "urgent": np.array([urgent]),
+            "advocate": np.array([advocate]),
+        }
 
 
 # ---------------------------------------------------------------------------
@@ -206,7 +221,9 @@ def fit(docs: list[ModelInput], categories: list[str], reasons: list[str | None]
 
     pipeline.fit(docs, categories)
     rules = _rule_vectorizer()
-    X = sp.hstack([pipeline.named_steps["features"].transform(docs), rules.fit_transform(docs) * RULE_WEIGHT]).tocsr()
+    X = sp.hstack(
+        [pipeline.named_steps["features"].transform(docs), rules.fit_transform(docs) * RULE_WEIGHT]
+    ).tocsr()
     excluded = [i for i, r in enumerate(reasons) if r]
     reason_model = _logistic(class_weight="balanced")
     reason_labels = [reasons[i] for i in excluded]
@@ -240,7 +257,11 @@ def compile_models(models: TrainedModels, metadata: dict) -> CompiledModel:
         col = CATEGORIES.index(label)
         coef = svc.coef_[j] if len(class_order) > 2 else (svc.coef_[0] if j == 1 else -svc.coef_[0])
         weights[:n_category_features, col] = coef
-        bias[col] = svc.intercept_[j] if len(class_order) > 2 else (svc.intercept_[0] if j == 1 else -svc.intercept_[0])
+        bias[col] = (
+            svc.intercept_[j]
+            if len(class_order) > 2
+            else (svc.intercept_[0] if j == 1 else -svc.intercept_[0])
+        )
         sig_a[col] = cc.calibrators[j].a_
         sig_b[col] = cc.calibrators[j].b_
     if models.reason is not None:
@@ -278,13 +299,15 @@ def compile_models(models: TrainedModels, metadata: dict) -> CompiledModel:
     )
 
 
-def check_compiled(models: TrainedModels, compiled: CompiledModel, docs: list[ModelInput], limit: int = 200) -> float:
+def check_compiled(
+    models: TrainedModels, compiled: CompiledModel, docs: list[ModelInput], limit: int = 200
+) -> float:
     """Largest difference between scikit-learn's and the compiled model's category probabilities."""
     sample = docs[:limit]
     expected = models.pipeline.predict_proba(sample)
     order = [CATEGORIES.index(c) for c in models.pipeline.classes_]
     worst = 0.0
-    for row, doc in zip(expected, sample):
+    for row, doc in zip(expected, sample, strict=True):
         got = compiled.scores(doc)["category"][order]
         worst = max(worst, float(np.max(np.abs(got - row))))
     return worst

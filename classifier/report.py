@@ -54,18 +54,20 @@ def _targets_line(result: dict) -> str:
     return "; ".join(parts)
 
 
-def calibration_table(model, examples: list[Example], bins=(0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)) -> list[tuple]:
+def calibration_table(
+    model, examples: list[Example], bins=(0.0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+) -> list[tuple]:
     """Per confidence bin: how many messages and how many the model got right."""
     from classifier.decide import decide
 
     rows = defaultdict(lambda: [0, 0])
     for ex in examples:
         triage = decide(model, ex.text, ex.received_at)
-        for lo, hi in zip(bins, bins[1:]):
+        for lo, hi in zip(bins, bins[1:], strict=False):
             if lo <= triage.confidence < hi:
                 rows[(lo, hi)][0] += 1
                 rows[(lo, hi)][1] += triage.category == ex.category
-    return [(lo, min(hi, 1.0), *rows[(lo, hi)]) for lo, hi in zip(bins, bins[1:])]
+    return [(lo, min(hi, 1.0), *rows[(lo, hi)]) for lo, hi in zip(bins, bins[1:], strict=False)]
 
 
 def cross_validate(train: list[Example], folds: int) -> tuple[dict, dict, list[str]]:
@@ -89,7 +91,9 @@ def cross_validate(train: list[Example], folds: int) -> tuple[dict, dict, list[s
         pred.update(fold_pred)
         batches = sorted({Path(ex.batch).stem for ex in test_set})
         correct = sum(fold_pred[ex.id]["category"] == ex.category for ex in test_set)
-        lines.append(f"  fold {fold}: {len(test_set):>4} held out, accuracy {correct / len(test_set):.3f}  [{', '.join(batches)}]")
+        lines.append(
+            f"  fold {fold}: {len(test_set):>4} held out, accuracy {correct / len(test_set):.3f}  [{', '.join(batches)}]"
+        )
     gold = {ex.id: ex.gold() for ex in train}
     return gold, pred, lines
 
@@ -97,7 +101,9 @@ def cross_validate(train: list[Example], folds: int) -> tuple[dict, dict, list[s
 def run_evaluation(model, scorer=None, dev_set=None, png=None, folds: int = 5, out=print) -> dict:
     scorer_module = load_scorer(scorer)
     if scorer_module is None:
-        raise FileNotFoundError(f"score_triage.py not found at {scorer or scorer_path()} (use --scorer or TRIAGE_SCORER)")
+        raise FileNotFoundError(
+            f"score_triage.py not found at {scorer or scorer_path()} (use --scorer or TRIAGE_SCORER)"
+        )
     dataset = load_dataset()
     meta = model.metadata
     out(f"Model {meta.get('version')} trained {meta.get('trained_at')} on {meta.get('n_train')} examples")
@@ -117,7 +123,7 @@ def run_evaluation(model, scorer=None, dev_set=None, png=None, folds: int = 5, o
         results["baseline"] = scorer_module.score(gold, base_pred)
         out("\n=== Held-out split: keyword-rule baseline ===")
         out(summary_line(results["baseline"]))
-        out("\n=== Calibration on the held-out split (review threshold %.2f) ===" % REVIEW_THRESHOLD)
+        out(f"\n=== Calibration on the held-out split (review threshold {REVIEW_THRESHOLD:.2f}) ===")
         out("  confidence    n  accuracy")
         for lo, hi, n, right in calibration_table(model, dataset.test):
             out(f"  {lo:.2f}-{hi:.2f} {n:>5}  {right / n:.3f}" if n else f"  {lo:.2f}-{hi:.2f} {n:>5}  -")
@@ -127,7 +133,9 @@ def run_evaluation(model, scorer=None, dev_set=None, png=None, folds: int = 5, o
         write_confusion_png(confusion_counts(gold, pred), png, f"Held-out split ({len(gold)} messages)")
         out(f"\nConfusion matrix written to {png}")
     if folds and len(dataset.train) >= 50:
-        out(f"\n=== Per-source cross-validation ({folds} folds grouped by batch file, training split only) ===")
+        out(
+            f"\n=== Per-source cross-validation ({folds} folds grouped by batch file, training split only) ==="
+        )
         gold, pred, lines = cross_validate(dataset.train, folds)
         for line in lines:
             out(line)

@@ -22,13 +22,13 @@ from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
 
-
 from classifier.dates import DateReading, read_dates
 
 # ---------------------------------------------------------------------------
 # Cue phrases, by label. Keep them general: the classifier is judged on
 # messages written by people who never saw these lists.
 # ---------------------------------------------------------------------------
+# fmt: off
 STAFF = (
     "your|the|ur|you|a|an|that|this|ya|their operative|operatives|contractor|contractors|engineer|engineers|officer"
     "|staff|plumber|electrician|workman|workmen|worker|workers|builder|builders|gasman|caretaker|surveyor"
@@ -408,9 +408,17 @@ _WELSH_DISTINCT = frozenset(
     " mewn ers dal drws llythyr".split()
 )
 
+# fmt: on
 ADJUSTMENT_LABELS = (
-    "deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health", "mobility",
-    "phone_only", "written_only",
+    "deaf",
+    "sight_loss",
+    "dyslexia",
+    "learning_disability",
+    "cognitive",
+    "mental_health",
+    "mobility",
+    "phone_only",
+    "written_only",
 )  # fmt: skip
 URGENT_KINDS = ("gas", "fire", "flood", "electrics", "structural", "violence", "self_harm", "domestic_abuse",
                 "care_equipment", "danger")  # fmt: skip
@@ -430,9 +438,23 @@ EXCLUSION_CUES = {
 
 # Labels a preceding "no", "not", "never" cancels ("no smell of gas", "I'm not deaf").
 _NEGATABLE = frozenset(
-    [f"urg:{k}" for k in ("gas", "fire", "flood", "electrics", "structural", "violence", "fire_extra", "flood_extra")]
+    [
+        f"urg:{k}"
+        for k in ("gas", "fire", "flood", "electrics", "structural", "violence", "fire_extra", "flood_extra")
+    ]
     + ["cond:smell"]
-    + [f"adj:{k}" for k in ("deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health", "mobility")]
+    + [
+        f"adj:{k}"
+        for k in (
+            "deaf",
+            "sight_loss",
+            "dyslexia",
+            "learning_disability",
+            "cognitive",
+            "mental_health",
+            "mobility",
+        )
+    ]
 )
 _NEGATORS = frozenset({"no", "not", "n't", "never", "without", "isn't", "wasn't", "dont", "don't", "nt"})
 
@@ -538,7 +560,11 @@ def _near(first: list[Hit], second: list[Hit], window: int, ordered: bool = Fals
     for a in first:
         for b in second:
             gap = b.start - a.end
-            if (0 <= gap <= window) or (not ordered and -window <= b.end - a.start <= 0) or (a.start <= b.start < a.end):
+            if (
+                (0 <= gap <= window)
+                or (not ordered and -window <= b.end - a.start <= 0)
+                or (a.start <= b.start < a.end)
+            ):
                 if a is not b and (a.start, a.end) != (b.start, b.end):
                     return a, b
     return None
@@ -594,7 +620,6 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     result = RuleResult()
     by_label: dict[str, list[Hit]] = {}
     token_offsets = _match(nlp, matcher, prefixes, lower, by_label)
-    words = [w for w, _ in token_offsets]
     result.hits = [h for hits in by_label.values() for h in hits]
     tokens = {label for label in by_label}
 
@@ -676,7 +701,9 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     if "adj:phone_only" in by_label:
         asks = by_label.pop("adj:phone_only")
         strong = [h for h in asks if "only" in lower[h.start : h.end] or "instead" in lower[h.start : h.end]]
-        pair = _near(by_label.get("cond:cannot_read", []), asks, 120) if "cond:cannot_read" in by_label else None
+        pair = (
+            _near(by_label.get("cond:cannot_read", []), asks, 120) if "cond:cannot_read" in by_label else None
+        )
         if strong or pair:
             by_label["adj:phone_only"] = strong or list(pair)
     if "urg:self_harm" in by_label:
@@ -758,8 +785,12 @@ _ENGLISH_WORDS = frozenset(
 )
 
 
-_LANG_BEFORE = frozenset("speak speaks speaking in into understand understands read reads only is was language".split())
-_LANG_AFTER = frozenset("interpreter interpreters translator translation speaker speaking speakers only please language".split())
+_LANG_BEFORE = frozenset(
+    "speak speaks speaking in into understand understands read reads only is was language".split()
+)
+_LANG_AFTER = frozenset(
+    "interpreter interpreters translator translation speaker speaking speakers only please language".split()
+)
 _LANG_NAMES = {"bangla": "bengali", "persian": "farsi"}
 
 
@@ -772,13 +803,19 @@ def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) 
             before = tokens[i - 1][0] if i else ""
             before2 = tokens[i - 2][0] if i > 1 else ""
             after = tokens[i + 1][0] if i + 1 < n else ""
-            if before in _LANG_BEFORE or after in _LANG_AFTER or before2 in ("interpreter", "translator", "speak", "speaks"):
+            if (
+                before in _LANG_BEFORE
+                or after in _LANG_AFTER
+                or before2 in ("interpreter", "translator", "speak", "speaks")
+            ):
                 found.setdefault(_LANG_NAMES.get(word, word), Hit("adj:interpreter", idx, idx + len(word)))
     words = [w for w, _ in tokens if w.isalpha()]
     if words:
         welsh = sum(1 for w in words if w in _WELSH_WORDS)
         distinct = sum(1 for w in set(words) if w in _WELSH_DISTINCT)
-        if (distinct >= 2 and welsh >= max(2, len(words) // 4)) or (distinct and welsh >= 2 and welsh * 2 >= len(words)):
+        if (distinct >= 2 and welsh >= max(2, len(words) // 4)) or (
+            distinct and welsh >= 2 and welsh * 2 >= len(words)
+        ):
             first = next((w, idx) for w, idx in tokens if w in _WELSH_WORDS)
             found.setdefault("welsh", Hit("adj:interpreter", first[1], first[1] + len(first[0])))
         elif not found:

@@ -119,13 +119,19 @@ def clean(text: str) -> CleanedMessage:
     # 1. quoted replies: from the first reply header (not on the first line) to the end.
     for i, (_, line) in enumerate(lines):
         nxt = lines[i + 1][1] if i + 1 < n else ""
-        starts_quote = bool(_REPLY_HEADER.match(line + nxt if line.lower().lstrip().startswith("from:") else line))
+        starts_quote = bool(
+            _REPLY_HEADER.match(line + nxt if line.lower().lstrip().startswith("from:") else line)
+        )
         if not starts_quote and _REPLY_HEADER_WRAPPED.match(line) and _WROTE_LINE.match(nxt):
             starts_quote = True
         previous = next((lines[j][1] for j in range(i - 1, -1, -1) if lines[j][1].strip()), "")
         if starts_quote and _FORWARD_MARKER.match(previous):
             starts_quote = False  # a forwarded message's own headers: drop them below, keep its body
-        if starts_quote and i > 0 and any(k == "body" and lines[j][1].strip() for j, k in enumerate(kind[:i])):
+        if (
+            starts_quote
+            and i > 0
+            and any(k == "body" and lines[j][1].strip() for j, k in enumerate(kind[:i]))
+        ):
             for j in range(i, n):
                 kind[j] = "quote"
             break

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from classifier.data import TRAINING_DIR, Dataset, Example, data_hash, load_dataset, held_out_files
+from classifier.data import TRAINING_DIR, Dataset, Example, data_hash, held_out_files, load_dataset
 from classifier.errors import HeldOutDataError, ModelNotTrainedError, TrainingDataError
 from classifier.model import FORMAT_VERSION, CompiledModel, check_compiled, compile_models, fit, timestamp
 

@@ -41,7 +41,9 @@ def test_repeat_report_after_a_failed_visit_is_a_complaint():
 
 
 def test_missed_appointment_is_a_complaint_without_the_word_complaint():
-    text = "waited in all day tues for the window fitter, nobody showed up and nobody rang to say. 8 harrow ct"
+    text = (
+        "waited in all day tues for the window fitter, nobody showed up and nobody rang to say. 8 harrow ct"
+    )
     assert category(text) == "complaint"
 
 
@@ -134,7 +136,10 @@ def test_greetings_and_enquiries_are_other(text):
 
 
 def test_first_report_of_a_repair_is_a_service_request():
-    assert category("Hi, the hinge on my bedroom wardrobe door has snapped. Could someone fit a new one please?") == "service_request"
+    assert (
+        category("Hi, the hinge on my bedroom wardrobe door has snapped. Could someone fit a new one please?")
+        == "service_request"
+    )
 
 
 @pytest.mark.parametrize(

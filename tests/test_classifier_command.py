@@ -36,7 +36,12 @@ def record(**fields) -> bytes:
 def test_one_output_line_per_input_line_in_order_with_exactly_the_contract_keys():
     rows, stderr = run(
         [
-            record(id="a", text="My boiler has stopped, can someone come out?", received_at="2025-01-06", channel="sms"),
+            record(
+                id="a",
+                text="My boiler has stopped, can someone come out?",
+                received_at="2025-01-06",
+                channel="sms",
+            ),
             record(id="b", text="Thank you to Sue in the rent team, she was so helpful."),
             record(id=3, text="The man next door plays drum and bass until 4am every night."),
         ]
@@ -76,7 +81,9 @@ def test_empty_huge_emoji_and_invalid_utf8_texts_are_all_classified():
         [
             record(id="empty", text=""),
             record(id="huge", text=huge),
-            json.dumps({"id": "emoji", "text": "boiler broke again 😡😡 3rd time!!! 🔥"}, ensure_ascii=False).encode(),
+            json.dumps(
+                {"id": "emoji", "text": "boiler broke again 😡😡 3rd time!!! 🔥"}, ensure_ascii=False
+            ).encode(),
             b'{"id": "bad-bytes", "text": "leak in the hall \xff\xfe please help"}',
         ]
     )
@@ -93,14 +100,20 @@ def test_blank_lines_are_skipped():
 
 def test_the_command_end_to_end_writes_json_lines_and_no_progress_bar_when_not_a_terminal():
     payload = (
-        record(id=1, text="Water is pouring through my ceiling light, the electrics have tripped!") + b"\n"
+        record(id=1, text="Water is pouring through my ceiling light, the electrics have tripped!")
+        + b"\n"
         + b"oops\n"
-        + record(id=2, text="On behalf of my nan: her front gate hinge is broken.") + b"\n"
+        + record(id=2, text="On behalf of my nan: her front gate hinge is broken.")
+        + b"\n"
     )
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "classify"], input=payload, capture_output=True, cwd=PROJECT_ROOT,
-        env=env, timeout=120,
+        [sys.executable, "-m", "bot.cli", "classify"],
+        input=payload,
+        capture_output=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.decode().splitlines()]

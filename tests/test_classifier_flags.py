@@ -21,15 +21,42 @@ RECEIVED = date(2025, 12, 8)
 @pytest.mark.parametrize(
     "text, kind",
     [
-        ("There's a really strong smell of gas on our landing at Hollins Court, I think it's coming from number 6.", "gas"),
-        ("The tumble dryer in the communal laundry has caught fire, everyone's out and the fire brigade are coming.", "fire"),
-        ("Pipe under the sink has burst and water is pouring across the kitchen floor, I can't find the stop tap!!", "flood"),
-        ("the socket behind my telly keeps sparking when i plug anything in, theres a black mark round it", "electrics"),
-        ("Boiler's packed up, no heating and no hot water since Saturday, I've got a newborn and it's freezing.", "no_heat_vulnerable"),
-        ("The black mould in my son's room is back and he's been in hospital twice with his asthma this winter.", "damp_mould_health"),
-        ("The man from the flat above said he'll stab me if I report his dog again. I'm scared to go out.", "violence"),
-        ("i cant do this anymore, i keep thinking about ending my life. the flat is falling apart around me", "self_harm"),
-        ("Please help, my partner hit me again last night and I need the locks changed before he comes back.", "domestic_abuse"),
+        (
+            "There's a really strong smell of gas on our landing at Hollins Court, I think it's coming from number 6.",
+            "gas",
+        ),
+        (
+            "The tumble dryer in the communal laundry has caught fire, everyone's out and the fire brigade are coming.",
+            "fire",
+        ),
+        (
+            "Pipe under the sink has burst and water is pouring across the kitchen floor, I can't find the stop tap!!",
+            "flood",
+        ),
+        (
+            "the socket behind my telly keeps sparking when i plug anything in, theres a black mark round it",
+            "electrics",
+        ),
+        (
+            "Boiler's packed up, no heating and no hot water since Saturday, I've got a newborn and it's freezing.",
+            "no_heat_vulnerable",
+        ),
+        (
+            "The black mould in my son's room is back and he's been in hospital twice with his asthma this winter.",
+            "damp_mould_health",
+        ),
+        (
+            "The man from the flat above said he'll stab me if I report his dog again. I'm scared to go out.",
+            "violence",
+        ),
+        (
+            "i cant do this anymore, i keep thinking about ending my life. the flat is falling apart around me",
+            "self_harm",
+        ),
+        (
+            "Please help, my partner hit me again last night and I need the locks changed before he comes back.",
+            "domestic_abuse",
+        ),
     ],
 )
 def test_urgent_risks_are_flagged(text, kind):
@@ -69,18 +96,35 @@ def test_advocates_are_flagged(text):
 
 
 def test_a_resident_writing_for_themselves_is_not_an_advocate():
-    assert not classify("My bathroom light has stopped working, could someone replace the fitting please?", RECEIVED).advocate
+    assert not classify(
+        "My bathroom light has stopped working, could someone replace the fitting please?", RECEIVED
+    ).advocate
 
 
 @pytest.mark.parametrize(
     "text, code",
     [
-        ("I'm profoundly deaf so please don't ring me, text or email only. The front door buzzer is broken.", "deaf"),
-        ("I am registered blind and need all letters in large print please. The hall light is out.", "sight_loss"),
+        (
+            "I'm profoundly deaf so please don't ring me, text or email only. The front door buzzer is broken.",
+            "deaf",
+        ),
+        (
+            "I am registered blind and need all letters in large print please. The hall light is out.",
+            "sight_loss",
+        ),
         ("I have dyslexia so sorry for the spelling. The gutter is leaking over the back door.", "dyslexia"),
-        ("My brother has a learning disability, please explain things to him simply. His shower is broken.", "learning_disability"),
-        ("My husband has dementia and forgets appointments, please call me before anyone visits.", "cognitive"),
-        ("I suffer with severe anxiety and panic attacks, so please write to me rather than turning up.", "mental_health"),
+        (
+            "My brother has a learning disability, please explain things to him simply. His shower is broken.",
+            "learning_disability",
+        ),
+        (
+            "My husband has dementia and forgets appointments, please call me before anyone visits.",
+            "cognitive",
+        ),
+        (
+            "I suffer with severe anxiety and panic attacks, so please write to me rather than turning up.",
+            "mental_health",
+        ),
         ("I'm a wheelchair user and the ramp to my front door has cracked right across.", "mobility"),
         ("I can't read or write so please phone me, don't send letters. My window won't shut.", "phone_only"),
         ("Please contact me in writing only, I cannot use the phone since my hearing went.", "written_only"),
@@ -98,8 +142,14 @@ def test_adjustment_codes(text, code):
     [
         ("My mother needs a Polish interpreter when your surveyor comes on Tuesday.", "interpreter:polish"),
         ("Hello. I only speak Arabic. Water coming from ceiling. Please help, flat 3.", "interpreter:arabic"),
-        ("Mae'r drws ffrynt wedi torri ers dydd Llun a does neb wedi dod i'w drwsio. Diolch.", "interpreter:welsh"),
-        ("Dzień dobry, w mojej łazience jest bardzo dużo pleśni i nie mogę otworzyć okna. Proszę o pomoc.", "interpreter:polish"),
+        (
+            "Mae'r drws ffrynt wedi torri ers dydd Llun a does neb wedi dod i'w drwsio. Diolch.",
+            "interpreter:welsh",
+        ),
+        (
+            "Dzień dobry, w mojej łazience jest bardzo dużo pleśni i nie mogę otworzyć okna. Proszę o pomoc.",
+            "interpreter:polish",
+        ),
     ],
 )
 def test_interpreter_codes_name_the_language_in_lower_case(text, code):
@@ -107,7 +157,12 @@ def test_interpreter_codes_name_the_language_in_lower_case(text, code):
 
 
 def test_no_adjustments_when_no_need_is_shown():
-    assert classify("The communal bins at Oak Court are overflowing again, can they be emptied?", RECEIVED).adjustments == ()
+    assert (
+        classify(
+            "The communal bins at Oak Court are overflowing again, can they be emptied?", RECEIVED
+        ).adjustments
+        == ()
+    )
 
 
 def test_evidence_spans_index_the_original_text_even_after_quoted_replies_are_stripped():

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from classifier import ADJUSTMENT_CODES, CATEGORIES, EXCLUSION_REASONS, HeldOutDataError
-from classifier.data import TRAINING_DIR, data_hash, load_dataset, held_out_files
+from classifier.data import TRAINING_DIR, data_hash, held_out_files, load_dataset
 from classifier.decide import decide
 from classifier.model import check_compiled, compile_models
 from classifier.training import fit_examples, guard_held_out, is_stale, read_model, train
@@ -42,7 +42,9 @@ def test_the_held_out_split_is_whole_files_and_big_enough(dataset):
     assert {ex.category for ex in dataset.test} == set(CATEGORIES)
     assert {ex.exclusion_reason for ex in dataset.test if ex.exclusion_reason} == set(EXCLUSION_REASONS)
     assert any(ex.urgent for ex in dataset.test) and any(ex.advocate for ex in dataset.test)
-    codes = {"interpreter" if c.startswith("interpreter:") else c for ex in dataset.test for c in ex.adjustments}
+    codes = {
+        "interpreter" if c.startswith("interpreter:") else c for ex in dataset.test for c in ex.adjustments
+    }
     assert codes == set(ADJUSTMENT_CODES) | {"interpreter"}
 
 
@@ -59,11 +61,17 @@ def test_same_data_gives_the_same_model_and_the_same_predictions(dataset):
     second = compile_models(second_models, {"version": "b"})
     assert first.word_vocab == second.word_vocab and first.char_vocab == second.char_vocab
     assert np.array_equal(first.weights, second.weights)
-    assert np.array_equal(first.sigmoid_a, second.sigmoid_a) and np.array_equal(first.sigmoid_b, second.sigmoid_b)
+    assert np.array_equal(first.sigmoid_a, second.sigmoid_a) and np.array_equal(
+        first.sigmoid_b, second.sigmoid_b
+    )
     for ex in dataset.test[:40]:
         a, b = decide(first, ex.text, ex.received_at), decide(second, ex.text, ex.received_at)
         assert (a.category, a.confidence, a.urgent, a.advocate, a.adjustments) == (
-            b.category, b.confidence, b.urgent, b.advocate, b.adjustments
+            b.category,
+            b.confidence,
+            b.urgent,
+            b.advocate,
+            b.adjustments,
         )
     # and the compiled model reproduces scikit-learn's calibrated probabilities
     assert check_compiled(first_models, first, docs, limit=50) < 1e-9
@@ -79,7 +87,17 @@ def test_model_file_records_its_data_and_is_rebuilt_when_stale(tmp_path, dataset
     for name, examples in by_file.items():
         with (data_dir / "batches" / name).open("w", encoding="utf-8") as fh:
             for ex in examples:
-                fh.write(json.dumps({**ex.gold(), "text": ex.text, "received_at": str(ex.received_at), "source": ex.source}) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            **ex.gold(),
+                            "text": ex.text,
+                            "received_at": str(ex.received_at),
+                            "source": ex.source,
+                        }
+                    )
+                    + "\n"
+                )
     held_out = sorted(by_file)[0]
     (data_dir / "splits.toml").write_text(f'[test]\nfiles = ["batches/{held_out}"]\n', encoding="utf-8")
     model_path = tmp_path / "model" / "triage.joblib"
@@ -94,7 +112,10 @@ def test_model_file_records_its_data_and_is_rebuilt_when_stale(tmp_path, dataset
 
     with (data_dir / "batches" / "corrections_staff.jsonl").open("w", encoding="utf-8") as fh:
         ex = sample[0]
-        fh.write(json.dumps({**ex.gold(), "id": "c-1", "text": ex.text + " (again)", "source": "correction:jo"}) + "\n")
+        fh.write(
+            json.dumps({**ex.gold(), "id": "c-1", "text": ex.text + " (again)", "source": "correction:jo"})
+            + "\n"
+        )
     assert is_stale(model_path, data_dir)
     train(data_dir, model_path, log=lambda *_: None)
     assert read_model(model_path).metadata["corrections_used"] == 1

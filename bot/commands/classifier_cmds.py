@@ -66,15 +66,24 @@ def result_row(record_id, triage) -> dict:
         "advocate": triage.advocate,
         "adjustments": list(triage.adjustments),
         "needs_review": triage.needs_review,
-        "evidence": [{"start": e.start, "end": e.end, "label": e.label, "text": e.text} for e in triage.evidence],
+        "evidence": [
+            {"start": e.start, "end": e.end, "label": e.label, "text": e.text} for e in triage.evidence
+        ],
     }
 
 
 def _progress(enabled: bool):
     if not enabled:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     progress = Progress(
         SpinnerColumn(), TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -137,7 +146,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train")
     def train_command(
-        if_stale: Annotated[bool, typer.Option("--if-stale", help="Only train when the model is missing or stale.")] = False,
+        if_stale: Annotated[
+            bool, typer.Option("--if-stale", help="Only train when the model is missing or stale.")
+        ] = False,
     ) -> None:
         """Build the triage model from training_data/ (never from the held-out split)."""
         from classifier import ClassifierError
@@ -154,8 +165,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_command(
-        scorer: Annotated[Path | None, typer.Option(help="score_triage.py (default ../shared/tools/score_triage.py, or TRIAGE_SCORER)")] = None,
-        dev_set: Annotated[Path | None, typer.Option(help="Dev set JSON Lines (default ../shared/dev_set/dev.jsonl)")] = None,
+        scorer: Annotated[
+            Path | None,
+            typer.Option(help="score_triage.py (default ../shared/tools/score_triage.py, or TRIAGE_SCORER)"),
+        ] = None,
+        dev_set: Annotated[
+            Path | None, typer.Option(help="Dev set JSON Lines (default ../shared/dev_set/dev.jsonl)")
+        ] = None,
         png: Annotated[Path | None, typer.Option(help="Where to write the confusion-matrix PNG")] = None,
         folds: Annotated[int, typer.Option(help="Per-source cross-validation folds (0 to skip)")] = 5,
     ) -> None:
@@ -168,4 +184,3 @@ def register(app: typer.Typer) -> None:
             run_evaluation(model, scorer=scorer, dev_set=dev_set, png=png, folds=folds, out=typer.echo)
         except (ClassifierError, FileNotFoundError) as exc:
             fail(str(exc))
-
