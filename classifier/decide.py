@@ -4,10 +4,10 @@ How the parts are combined (TRIAGE_GUIDE.md):
 - The category is the model's argmax, or `complaint` when the model gives it
   at least `COMPLAINT_FLOOR` (a missed complaint is the costly error). The model reads the exclusion and date cues as
   features, so "claim issued at court" or "since 2019 and still" moves it),
-  then a weak `exclusion` (under `_WEAK_EXCLUSION`) whose only cue is a *threat*
-  of court, or an `out_of_time` while the dates say it is still going on, falls
-  back to `complaint` (guide rule 3: without a clear cue, doubt goes to the
-  resident).
+  then a weak `exclusion` (under `_WEAK_EXCLUSION`) with no rule cue, or whose
+  only cue is a *threat* of court, or an `out_of_time` while the dates say it
+  is still going on, falls back to `complaint` (guide rule 3: without a clear
+  cue, doubt goes to the resident).
 - The exclusion reason is the rule cue's when the rules found one (the model
   breaks ties between several), else the reason model's.
 - `urgent` is set by a rule hit (except the kinds in `SOFT_URGENT_KINDS`) or
@@ -42,8 +42,9 @@ COMPLAINT_FLOOR = 0.40
 # Flag thresholds for the two binary heads: low, because a missed risk costs more than a look.
 URGENT_THRESHOLD = 0.10
 ADVOCATE_THRESHOLD = 0.5
-# An exclusion the model is less sure of than this falls back to complaint when the rules see only a
-# threat of court or an issue that is still going on.
+# An exclusion the model is less sure of than this falls back to complaint when the rules found no
+# exclusion cue, or only a threat of court, or an issue that is still going on. In per-source
+# cross-validation: +0.8 points of complaint recall, -1.2 of exclusion-reason accuracy.
 _WEAK_EXCLUSION = 0.5
 # Urgent kinds too often said of the past ("the flood last year") to set the flag without the model.
 SOFT_URGENT_KINDS = ("flood", "structural")
@@ -111,8 +112,10 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
             reason = EXCLUSION_REASONS[int(np.argmax(reason_probs))]
         threat_only = reason == "legal_proceedings" and rules.legal_threat_only
         still_going = reason == "out_of_time" and dates is not None and dates.ongoing and not dates.ended
-        if (threat_only or still_going) and confidence < _WEAK_EXCLUSION:
-            # Guide rule 3: a threat to sue, or an old issue still happening, without a clear cue is a complaint.
+        no_cue = not rules.exclusion_cues
+        if (threat_only or still_going or no_cue) and confidence < _WEAK_EXCLUSION:
+            # Guide rule 3: without a clear cue (none at all, only a threat to sue, or an old issue
+            # that is still happening) a doubtful exclusion stays a complaint.
             category, reason = "complaint", None
             confidence = float(
                 probabilities[CATEGORIES.index("complaint")] + probabilities[CATEGORIES.index("exclusion")]
