@@ -183,7 +183,7 @@ class ConversationEngine:
             }
         reference = None
         if turn.case_id:
-            case = session.get(Case, turn.case_id)
+            case = turn.get(Case, turn.case_id)
             reference = case.reference if case else None
         self._save(session, conversation, turn)
         # Set last, so the message row is written once, with `processed`, at the commit.

@@ -70,6 +70,7 @@ class Turn:
     opened_case_ids: list[int] = field(default_factory=list)
     final: bool = False  # a safety message went out: never superseded by a following fragment
     urgent_now: bool = False  # this message itself shows a risk now
+    _held: dict[tuple[type, int], Any] = field(default_factory=dict)  # the identity map only holds weak references
     _triages: dict[str, Triage] = field(default_factory=dict)
 
     # --- who and where --------------------------------------------------------------------
@@ -81,9 +82,18 @@ class Turn:
     def address(self) -> str:
         return self.conversation.address
 
+    def get(self, model: type, row_id: int | None) -> Any:
+        """session.get, keeping the object for the rest of the turn so later looks are free."""
+        if row_id is None:
+            return None
+        key = (model, row_id)
+        if key not in self._held:
+            self._held[key] = self.session.get(model, row_id)
+        return self._held[key]
+
     def contact(self) -> Contact:
         if self.contact_id is not None:
-            contact = self.session.get(Contact, self.contact_id)
+            contact = self.get(Contact, self.contact_id)
             if contact is not None:
                 return contact
         contact = None
@@ -100,6 +110,7 @@ class Turn:
             self.session.add(contact)
             self.session.flush()
         self.contact_id = contact.id
+        self._held[(Contact, contact.id)] = contact
         return contact
 
     def classify_text(self, text: str) -> Triage:
@@ -139,7 +150,7 @@ class Turn:
             body=body,
             kind=kind,
             subject=subject,
-            case=self.session.get(Case, self.case_id) if self.case_id else None,
+            case=self.get(Case, self.case_id),
             conversation_id=self.conversation.id,
             headers=headers,
         )
@@ -169,6 +180,7 @@ class Turn:
     # --- cases ----------------------------------------------------------------------------
     def open(self, new: NewCase) -> Case:
         case = open_case(self.session, self.policy, self.contact(), new)
+        self._held[(Case, case.id)] = case
         self.opened_case_ids.append(case.id)
         self.data.setdefault("case_ids", []).append(case.id)
         self.data["case_id"] = case.id
@@ -177,7 +189,7 @@ class Turn:
 
     def topic_case(self) -> Case | None:
         case_id = self.data.get("case_id")
-        return self.session.get(Case, case_id) if case_id else None
+        return self.get(Case, case_id)
 
     def new_case(self, category: str, summary: str, triage: Triage | None, **kw: Any) -> NewCase:
         urgent = bool(self.data.get("urgent"))
@@ -260,7 +272,7 @@ def ensure_urgent_case(t: Turn, triage: Triage) -> None:
 # --- start: a new topic ---------------------------------------------------------------------
 def on_start(t: Turn, text: str, triage: Triage, asked: str | None) -> None:
     if U.yes_no(text) is True and t.data.get("case_ids"):  # e.g. a late YES to "confirm your representative"
-        case = t.session.get(Case, t.data["case_ids"][-1])
+        case = t.get(Case, t.data["case_ids"][-1])
         if case is not None and record_pending_consent(t, case):
             return
     new_topic(t, text, triage, forced=None, explicit_complaint=asked == "complain")
