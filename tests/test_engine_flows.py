@@ -492,3 +492,29 @@ def test_an_abandoned_email_complaint_is_opened_too(engine, settings, policy):
     assert chat.handler.close_abandoned() == 1
     [case] = chat.cases()
     assert case.category == "complaint" and case.needs_review and case.contact_id is not None
+
+
+@pytest.mark.parametrize(
+    "messages, category, kind",
+    [
+        (["Your contractor was rude to me last Tuesday. I want an apology.", "no", "no", "email please"],
+         "complaint", "acknowledgement"),
+        (["The tap is dripping in the bathroom", "no"], "service_request", "service_request_logged"),
+        (["My neighbour plays loud music every night"], "asb_report", "asb_routed"),
+        (["There's a court claim already started about the damp"], "exclusion", "exclusion_review"),
+        (["The plumber was brilliant"], "compliment", "compliment_received"),
+    ],
+)  # fmt: skip
+def test_every_category_by_email_gets_the_full_letter(engine, settings, policy, messages, category, kind):
+    chat = Chat(
+        handler=make_inbound_handler(engine, settings, policy, fake_classify), engine=engine,
+        channel="email", address="resident@example.com",
+    )  # fmt: skip
+    for text in messages:
+        chat.send(text, subject="My housing")
+    [case] = chat.cases()
+    assert case.category == category and case.channel == "email"
+    [letter] = [row for row in chat.outbox() if row.kind == kind]
+    assert case.reference in letter.subject and letter.body.startswith(("Dear", "Hello"))
+    assert all(row.subject for row in chat.outbox())
+    assert all(row.subject.startswith("Re: My housing") for row in chat.outbox() if row.kind == "bot_reply")
