@@ -200,9 +200,12 @@ def test_gas_the_safety_message_comes_first_and_the_case_is_urgent(chat):
 
 
 def test_an_earlier_risk_stays_on_its_own_case(chat):
-    chat.send("I can smell gas in my kitchen")
-    reply = chat.send("yes")  # unhappy with how we've dealt with it: a new complaint, not a new urgent case
-    assert reply.replies == ("I'm sorry. Please tell us what has gone wrong with how we've dealt with it.",)
+    first = chat.send("I can smell gas in my kitchen")
+    assert not any("Reply YES" in r for r in first.replies)  # no extra question in an emergency
+    reply = chat.send("I want to complain about how you've dealt with it")
+    assert reply.replies == (
+        "I'm sorry. Please tell us what has gone wrong with how we've dealt with it.",
+    )  # a new complaint, not a new urgent case
     [service_request] = chat.cases()
     assert service_request.urgent
 

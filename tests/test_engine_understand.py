@@ -34,6 +34,8 @@ def test_what_a_resident_can_say_at_any_point(text, wanted):
 def test_content_beyond_i_want_to_complain():
     assert not U.has_content("Hi, I want to make a formal complaint please")
     assert U.has_content("I want to complain, the repair man was rude to me")
+    assert not U.has_content("I want to complain about how you've dealt with it")
+    assert U.has_content("I want to complain about how you've dealt with it, nobody came on Tuesday")
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,9 @@ class Turn:
     opened_case_ids: list[int] = field(default_factory=list)
     final: bool = False  # a safety message went out: never superseded by a following fragment
     urgent_now: bool = False  # this message itself shows a risk now
-    _held: dict[tuple[type, int], Any] = field(default_factory=dict)  # the identity map only holds weak references
+    _held: dict[tuple[type, int], Any] = field(
+        default_factory=dict
+    )  # the identity map only holds weak references
     _triages: dict[str, Triage] = field(default_factory=dict)
 
     # --- who and where --------------------------------------------------------------------
@@ -599,6 +601,9 @@ def log_service_request(t: Turn, text: str, triage: Triage) -> None:
     begin_topic(t, "service_request")
     case = t.open(t.new_case("service_request", text, triage))
     t.letter(case, "service_request_logged")
+    if t.urgent_now:  # in an emergency, no extra question: the letter says they can complain
+        t.state = "done"
+        return
     t.say(R.SR_ASK_UNHAPPY)
     t.state = "sr_logged"
 

@@ -138,9 +138,15 @@ _INTENT_WORDS = re.compile(
 )
 
 
+_GENERIC_HANDLING = re.compile(
+    r"\b(the way|how) (you've|you have|you|you guys|your staff|it's|it has|it was|it's been|it has been) "
+    r"(been )?(dealt with|handled|managed|treated|dealing with|handling)( (it|this|that|me|my \w+))?"
+)
+
+
 def has_content(text: str) -> bool:
-    """Does the message say what happened, beyond 'I want to complain'?"""
-    remaining = _INTENT_WORDS.sub(" ", _plain(text))
+    """Does the message say what happened, beyond 'I want to complain (about how you dealt with it)'?"""
+    remaining = _INTENT_WORDS.sub(" ", _GENERIC_HANDLING.sub(" ", _plain(text)))
     return len(remaining.split()) >= 4
 
 
