@@ -81,7 +81,13 @@ def test_wrong_password_then_lockout(client, session, users):
     assert session.exec(select(StaffUser).where(StaffUser.username == "agent")).one().locked_until is not None
 
 
-def test_login_is_rate_limited(app, client, users):
+def test_login_is_rate_limited(app, client, users, monkeypatch):
+    from datetime import UTC, datetime
+
+    import intake.ratelimit
+
+    # One fixed moment, so the five attempts can never straddle two one-minute windows.
+    monkeypatch.setattr(intake.ratelimit, "utcnow", lambda: datetime(2026, 11, 26, 10, 0, 30, tzinfo=UTC))
     app.state.settings = app.state.settings.model_copy(update={"login_rate_limit_per_minute": 3})
     statuses = [sign_in(client, "nobody", "whatever-password").status_code for _ in range(5)]
     assert statuses[:3] == [401, 401, 401]
