@@ -368,3 +368,21 @@ def test_a_message_that_could_not_be_sent_can_be_sent_again(client, session, pol
     assert "outbox.retried" in session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id)).all()
     assert client.post("/staff/outbox/retry", data=fields).status_code == 409  # already back in the queue
     assert "Nothing needs your attention" in client.get("/staff/outbox").text
+
+
+def test_the_month_chart_covers_every_month_of_the_period():
+    from datetime import date
+
+    from intake.console.rendering import month_chart
+    from intake.console.routes import every_month
+
+    months = every_month(
+        date(2025, 11, 15),
+        date(2026, 2, 1),
+        [{"month": "2025-12", "stage1_received": 4, "stage2_received": 1, "responses": 3, "responses_within_timescale_pct": 66.7}],
+    )
+    assert [m["month"] for m in months] == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    svg = str(month_chart(months))
+    assert svg.startswith("<svg") and svg.count("<rect") == 8 and "<title" in svg and "<desc" in svg
+    assert "<script" not in svg and "style=" not in svg  # nothing the page's CSP would block
+    assert "No complaints" in str(month_chart([]))
