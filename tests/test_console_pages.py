@@ -386,3 +386,16 @@ def test_the_month_chart_covers_every_month_of_the_period():
     assert svg.startswith("<svg") and svg.count("<rect") == 8 and "<title" in svg and "<desc" in svg
     assert "<script" not in svg and "style=" not in svg  # nothing the page's CSP would block
     assert "No complaints" in str(month_chart([]))
+
+
+def test_a_case_with_no_contact_details_still_opens_and_says_why_it_cannot_be_messaged(client, session, policy, users):
+    from intake.cases import NewCase, open_case
+
+    case = open_case(session, policy, None, NewCase(category="other", channel="web", received_at=utcnow()))
+    session.commit()
+    sign_in(client, "agent")
+    page = client.get(f"/staff/cases/{case.public_id}")
+    assert page.status_code == 200 and "We have no phone number or email address" in page.text
+    fields = form_fields(page.text, "message")
+    response = client.post(f"/staff/cases/{case.public_id}/message", data={**fields, "text": "Hello"})
+    assert response.status_code == 400 and f"No way to reach the resident on case {case.reference}" in response.text
