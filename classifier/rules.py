@@ -22,6 +22,8 @@ from datetime import date
 from functools import lru_cache
 from typing import NamedTuple
 
+from spacy.attrs import IDX, LENGTH
+
 from classifier.dates import DateReading, read_dates
 
 # ---------------------------------------------------------------------------
@@ -585,13 +587,16 @@ MAX_RULE_CHARS = 20_000
 def _match(nlp, matcher, prefixes, lower: str, by_label: dict[str, list[Hit]]) -> list[tuple[str, int]]:
     """Tokenize once, run the phrase matcher, fill `by_label`; returns (token, offset) pairs."""
     doc = nlp.make_doc(lower)
-    token_offsets = []
-    for token in doc:
-        word = token.text
-        token_offsets.append((word, token.idx))
+    if not len(doc):
+        return []
+    # Offsets and texts straight from the token array: a Python Token object per token costs more
+    # than the matching itself.
+    starts_lengths = doc.to_array([IDX, LENGTH]).tolist()
+    words = [lower[start : start + length] for start, length in starts_lengths]
+    token_offsets = [(word, start) for word, (start, _) in zip(words, starts_lengths, strict=True)]
+    for i, word in enumerate(words):
         if word.startswith(prefixes):
-            token.norm_ = _canonical(word, prefixes)  # "threatened" matches the pattern "threaten*"
-    words = [w for w, _ in token_offsets]
+            doc[i].norm_ = _canonical(word, prefixes)  # "threatened" matches the pattern "threaten*"
     vocab_strings = nlp.vocab.strings
     for match_id, start, end in matcher(doc):
         label = vocab_strings[match_id]
