@@ -21,6 +21,7 @@ flood is most often another machine's auto-responder, and answering it feeds the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -74,6 +75,8 @@ OPTED_OUT_ERROR = 21610
 
 class WebhookError(HTTPException):
     """A 4xx for a webhook request, with the reason in plain words."""
+
+    keep: InboundMessage | None = None  # what can still be kept of a malformed request
 
 
 def now():
@@ -166,20 +169,34 @@ def _client(request: Request) -> str:
 
 
 def inbound_from_form(form: MultiDict, settings: Settings) -> InboundMessage:
-    """Map Twilio's form fields to the neutral message. 400 for what cannot be a message."""
+    """Map Twilio's form fields to the neutral message. 400 for what cannot be a message.
+
+    A signed request that lacks MessageSid or Body is answered 400, but if it still says who
+    wrote (From) and something they wrote or sent, that is kept: recorded as automatic (never
+    answered), keyed by a hash of the request so a repeat is still one message.
+    """
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
     sender = (form.get("From") or "").strip()
     missing = [name for name, value in (("MessageSid", sid), ("From", sender)) if not value]
     if "Body" not in form:
         missing.append("Body")
-    if missing:
-        raise WebhookError(400, f"Missing required field(s): {', '.join(missing)}.")
-    if not re.fullmatch(r"[A-Za-z]{2}[0-9a-fA-F]{32}", sid):
+    if sid and not re.fullmatch(r"[A-Za-z]{2}[0-9a-fA-F]{32}", sid):
         raise WebhookError(400, "MessageSid is not a Twilio message id.")
     try:
-        sender = normalise_phone(sender)
+        sender = normalise_phone(sender) if sender else ""
     except InvalidPhoneNumber:
         raise WebhookError(400, "From is not a phone number.") from None
+    if missing:
+        error = WebhookError(400, f"Missing required field(s): {', '.join(missing)}.")
+        if sender and (form.get("Body") or form.get("MediaUrl0")):
+            digest = hashlib.sha256(repr(sorted(form.multi_items())).encode()).hexdigest()[:32]
+            kept = _message_from(form, settings, sid or f"XX{digest}", sender)
+            error.keep = replace(kept, automatic=True, meta={**kept.meta, "malformed": missing})
+        raise error
+    return _message_from(form, settings, sid, sender)
+
+
+def _message_from(form: MultiDict, settings: Settings, sid: str, sender: str) -> InboundMessage:
     body = form.get("Body") or ""
     meta: dict[str, Any] = {
         key: form.get(key)
@@ -307,7 +324,13 @@ def twilio_router(handle: InboundHandler) -> APIRouter:
         settings: Settings = request.app.state.settings
         _raw, form = await read_form(request)
         check_signature(request, settings, form, INBOUND_PATH)
-        message = inbound_from_form(form, settings)
+        try:
+            message = inbound_from_form(form, settings)
+        except WebhookError as error:
+            if error.keep is not None:
+                log.warning("malformed Twilio webhook (%s): the text is kept, not answered", error.detail)
+                await run_in_threadpool(handle, error.keep)
+            raise
         outcome = await run_in_threadpool(process_inbound, request, handle, message)
         if outcome.get("duplicate"):
             log.info("Twilio retry of %s ignored: already stored", message.provider_message_id)

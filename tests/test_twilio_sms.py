@@ -211,7 +211,7 @@ def test_two_racing_identical_posts_store_one_message_and_one_reply(sms_settings
 
 
 @pytest.mark.parametrize("missing", ["From", "Body", "MessageSid"])
-def test_a_webhook_missing_a_required_field_gets_a_clear_400(sms_client, handler, missing):
+def test_a_webhook_missing_a_required_field_gets_a_clear_400(sms_client, handler, engine, missing):
     form = fixture("inbound_complaint.json")
     del form[missing]
     if missing == "MessageSid":
@@ -219,7 +219,13 @@ def test_a_webhook_missing_a_required_field_gets_a_clear_400(sms_client, handler
     response = post(sms_client, form)
     assert response.status_code == 400
     assert missing in response.json()["detail"]
-    assert handler.calls == []
+    if missing == "MessageSid":  # who wrote and what they wrote: kept, never answered
+        [kept] = handler.calls
+        assert kept.automatic and kept.meta["malformed"] == ["MessageSid"] and kept.body == form["Body"]
+        assert post(sms_client, form).status_code == 400
+        assert len(stored(engine)) == 1 and stored(engine, Outbox) == []  # a repeat is still one message
+    else:
+        assert handler.calls == []
 
 
 def test_junk_that_is_not_form_data_gets_a_400(sms_client, handler):
