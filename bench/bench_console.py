@@ -42,9 +42,45 @@ from intake.settings import Settings  # noqa: E402
 from intake.staff_users import create_user  # noqa: E402
 
 PASSWORD = "bench-password-123"
-CATEGORIES = [("complaint", 45), ("service_request", 25), ("asb_report", 8), ("exclusion", 5), ("compliment", 7), ("other", 10)]
-FIRST = ["Aisha", "Peter", "Grace", "Tom", "Dev", "Maria", "June", "Irene", "Sam", "Olu", "Chris", "Megan", "Ravi", "Zofia"]
-LAST = ["Khan", "Walsh", "Obi", "Price", "Patel", "Silva", "Hart", "Bell", "Jones", "Smith", "Nowak", "Evans", "Begum"]
+CATEGORIES = [
+    ("complaint", 45),
+    ("service_request", 25),
+    ("asb_report", 8),
+    ("exclusion", 5),
+    ("compliment", 7),
+    ("other", 10),
+]
+FIRST = [
+    "Aisha",
+    "Peter",
+    "Grace",
+    "Tom",
+    "Dev",
+    "Maria",
+    "June",
+    "Irene",
+    "Sam",
+    "Olu",
+    "Chris",
+    "Megan",
+    "Ravi",
+    "Zofia",
+]
+LAST = [
+    "Khan",
+    "Walsh",
+    "Obi",
+    "Price",
+    "Patel",
+    "Silva",
+    "Hart",
+    "Bell",
+    "Jones",
+    "Smith",
+    "Nowak",
+    "Evans",
+    "Begum",
+]
 TEXT = (
     "This is the third time I have reported the leak under the sink and nobody turned up again. "
     "The damp is spreading to the bedroom and my son has asthma. I want it fixed properly this week. "
@@ -133,7 +169,11 @@ def seed(engine, policy, count: int, rng: random.Random) -> None:
                     row["acknowledge_by"] = calendar.add_working_days(received_on, 5)
                 if category == "complaint":
                     row["stage"] = 1
-                    acknowledged = None if (not old and rng.random() < 0.3) else calendar.add_working_days(received_on, 3)
+                    acknowledged = (
+                        None
+                        if (not old and rng.random() < 0.3)
+                        else calendar.add_working_days(received_on, 3)
+                    )
                     stage = {
                         "case_id": number,
                         "stage": 1,
@@ -180,12 +220,19 @@ def seed(engine, policy, count: int, rng: random.Random) -> None:
             session.execute(insert(Case.__table__), cases)
             session.execute(insert(Message.__table__), messages)
             if stages:
-                session.execute(insert(CaseStage.__table__), [{"due": None, "responded_on": None, "outcome": None, **s} for s in stages])
+                session.execute(
+                    insert(CaseStage.__table__),
+                    [{"due": None, "responded_on": None, "outcome": None, **s} for s in stages],
+                )
             session.execute(insert(AuditEvent.__table__), events)
             session.commit()
         if engine.dialect.name == "postgresql":
             for table in ("contact", "case", "message", "casestage", "auditevent"):
-                session.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))"))
+                session.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))"
+                    )
+                )
             session.commit()
             # The steady state autovacuum keeps a live database in: statistics and the visibility
             # map (which lets counts be answered from indexes alone).
@@ -217,7 +264,9 @@ def report(label: str, samples: list[float]) -> tuple[str, float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=100, help="requests per page measured")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
@@ -245,12 +294,21 @@ def main() -> None:
         print(f"seeded {args.cases:,} cases in {time.perf_counter() - start:.1f} s ({engine.dialect.name})")
 
     settings = Settings(
-        data_dir=workdir, database_url=url, secure_cookies=False, secret_key="bench", login_rate_limit_per_minute=1000, _env_file=None
+        data_dir=workdir,
+        database_url=url,
+        secure_cookies=False,
+        secret_key="bench",
+        login_rate_limit_per_minute=1000,
+        _env_file=None,
     )
     app = create_app(settings, engine=engine)
     with TestClient(app) as client, Session(engine) as session:
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").text).group(1)
-        response = client.post("/staff/login", data={"username": "bench", "password": PASSWORD, "csrf_token": token}, follow_redirects=False)
+        response = client.post(
+            "/staff/login",
+            data={"username": "bench", "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
         assert response.status_code == 303, response.text[:500]
         ids = session.exec(select(Case.public_id).order_by(func.random()).limit(args.requests)).all()
         references = session.exec(select(Case.reference).order_by(func.random()).limit(20)).all()
@@ -274,7 +332,9 @@ def main() -> None:
             samples.append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200
         rows.append(report(f"case page ({len(ids)} different cases)", samples))
-    print(f"\n{engine.dialect.name}, {args.cases:,} cases, {args.requests} requests per line (ms of server time, in-process)")
+    print(
+        f"\n{engine.dialect.name}, {args.cases:,} cases, {args.requests} requests per line (ms of server time, in-process)"
+    )
     print(f"{'page':42} {'p50':>8} {'p95':>8} {'max':>8}")
     for label, p50, p95, worst in rows:
         flag = "" if p95 <= 300 else "  over 300 ms"

@@ -102,7 +102,9 @@ def set_session_cookie(response: Response, settings: Settings, cookie_value: str
 
 
 def clear_session_cookie(response: Response, settings: Settings) -> None:
-    response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, secure=settings.secure_cookies, httponly=True, samesite="lax")
+    response.delete_cookie(
+        COOKIE_NAME, path=COOKIE_PATH, secure=settings.secure_cookies, httponly=True, samesite="lax"
+    )
 
 
 def new_login_csrf_token() -> str:
@@ -166,7 +168,9 @@ async def check_csrf(request: Request, staff: StaffDep) -> Staff:
     form = await request.form()
     submitted = form.get("csrf_token")
     if not isinstance(submitted, str) or not hmac.compare_digest(submitted, staff.csrf_token):
-        raise Forbidden("This form has expired or did not come from this site. Go back, reload the page and try again.")
+        raise Forbidden(
+            "This form has expired or did not come from this site. Go back, reload the page and try again."
+        )
     return staff
 
 

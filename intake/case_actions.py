@@ -115,7 +115,14 @@ def _claim_version(session: Session, case: Case, version: int | None) -> None:
     session.refresh(case)
 
 
-def _finish(session: Session, case: Case, user: StaffUser, action: str, before: dict[str, Any], detail: str | None = None) -> Case:
+def _finish(
+    session: Session,
+    case: Case,
+    user: StaffUser,
+    action: str,
+    before: dict[str, Any],
+    detail: str | None = None,
+) -> Case:
     case.updated_at = utcnow()
     session.add(case)
     audit(session, case, actor_name(user), action, before=before, after=case_snapshot(case), detail=detail)
@@ -156,13 +163,17 @@ def claim(session: Session, case: Case, user: StaffUser, *, version: int | None 
     if version is not None:
         condition.append(table.c.version == version)
     result = session.execute(
-        update(table).where(*condition).values(assigned_to_id=user.id, version=table.c.version + 1, updated_at=utcnow())
+        update(table)
+        .where(*condition)
+        .values(assigned_to_id=user.id, version=table.c.version + 1, updated_at=utcnow())
     )
     if result.rowcount != 1:
         session.refresh(case)
         holder = session.get(StaffUser, case.assigned_to_id) if case.assigned_to_id else None
         if holder is not None and holder.id != user.id:
-            raise ConflictError(f"{holder.display_name or holder.username} has already claimed case {case.reference}.")
+            raise ConflictError(
+                f"{holder.display_name or holder.username} has already claimed case {case.reference}."
+            )
         raise ConflictError(
             f"Someone else changed case {case.reference} while you were looking at it. Please check it and try again."
         )
@@ -187,8 +198,12 @@ def assign(
 # Triage: reclassify and exclusions -------------------------------------------------------------
 
 
-def _correction(session: Session, case: Case, user: StaffUser, to_category: str, to_reason: str | None, reason: str) -> Correction:
-    codes = session.exec(select(Adjustment.code).where(Adjustment.case_id == case.id).order_by(Adjustment.id)).all()
+def _correction(
+    session: Session, case: Case, user: StaffUser, to_category: str, to_reason: str | None, reason: str
+) -> Correction:
+    codes = session.exec(
+        select(Adjustment.code).where(Adjustment.case_id == case.id).order_by(Adjustment.id)
+    ).all()
     has_advocate = session.exec(select(Advocate.id).where(Advocate.case_id == case.id)).first() is not None
     correction = Correction(
         case_id=case.id,
@@ -218,7 +233,11 @@ def _open_stage1(session: Session, policy: Policy, case: Case) -> None:
     case.response_due = None
     case.status = "awaiting_acknowledgement"
     if current_stage(session, case) is None:
-        session.add(CaseStage(case_id=case.id, stage=1, opened_on=case.received_on, acknowledge_by=case.acknowledge_by))
+        session.add(
+            CaseStage(
+                case_id=case.id, stage=1, opened_on=case.received_on, acknowledge_by=case.acknowledge_by
+            )
+        )
 
 
 def reclassify(
@@ -241,7 +260,9 @@ def reclassify(
         if exclusion_reason not in EXCLUSION_REASONS:
             raise CaseActionError("Choose the exclusion reason.")
         if not policy.uses_exclusion(exclusion_reason):
-            raise CaseActionError(f"{policy.landlord}'s policy does not use the exclusion {exclusion_reason!r}.")
+            raise CaseActionError(
+                f"{policy.landlord}'s policy does not use the exclusion {exclusion_reason!r}."
+            )
     else:
         exclusion_reason = None
     if case.status == "closed":
@@ -278,7 +299,13 @@ def reclassify(
 
 
 def confirm_exclusion(
-    session: Session, policy: Policy, case: Case, user: StaffUser, *, note: str | None = None, version: int | None = None
+    session: Session,
+    policy: Policy,
+    case: Case,
+    user: StaffUser,
+    *,
+    note: str | None = None,
+    version: int | None = None,
 ) -> Case:
     """Decide the matter is excluded: the resident gets the decision letter with the Ombudsman rights."""
     _require(user, "confirm_exclusion")
@@ -321,7 +348,13 @@ def overturn_exclusion(
 
 
 def acknowledge_case(
-    session: Session, policy: Policy, case: Case, user: StaffUser, *, version: int | None = None, on: date | None = None
+    session: Session,
+    policy: Policy,
+    case: Case,
+    user: StaffUser,
+    *,
+    version: int | None = None,
+    on: date | None = None,
 ) -> Case:
     """Acknowledge a Stage 1 complaint: starts the response clock and sends the acknowledgement."""
     _require(user, "acknowledge")
@@ -375,7 +408,14 @@ def extend(
     case.extension_reason = reason
     case.response_due = new_due
     send_letter(
-        session, policy, case, "extension_notice", stage=stage.stage, extension_reason=reason, new_due=new_due, old_due=old_due
+        session,
+        policy,
+        case,
+        "extension_notice",
+        stage=stage.stage,
+        extension_reason=reason,
+        new_due=new_due,
+        old_due=old_due,
     )
     return _finish(session, case, user, "case.extended", before, f"{days} working days: {reason}")
 
@@ -410,7 +450,13 @@ def record_response(
     case.status = f"stage{stage.stage}_responded"
     kind = "stage1_decision" if stage.stage == 1 else "stage2_decision"
     send_letter(
-        session, policy, case, kind, outcome_words=OUTCOMES[outcome], response_text=response_text, escalation_by=None
+        session,
+        policy,
+        case,
+        kind,
+        outcome_words=OUTCOMES[outcome],
+        response_text=response_text,
+        escalation_by=None,
     )
     return _finish(session, case, user, f"stage{stage.stage}.responded", before, OUTCOMES[outcome])
 
@@ -447,7 +493,9 @@ def escalate(
     case.extension_days = 0
     case.extension_reason = None
     session.flush()
-    send_letter(session, policy, case, "stage2_acknowledgement", stage2_due=stage2.due, escalation_reason=reason)
+    send_letter(
+        session, policy, case, "stage2_acknowledgement", stage2_due=stage2.due, escalation_reason=reason
+    )
     return _finish(session, case, user, "case.escalated", before, reason)
 
 
@@ -527,6 +575,12 @@ def retry_message(session: Session, user: StaffUser, outbox_id: int) -> Outbox:
     row = session.get(Outbox, outbox_id)
     session.refresh(row)
     case = session.get(Case, row.case_id) if row.case_id else None
-    audit(session, case, actor_name(user), "outbox.retried", detail=f"{row.kind.replace('_', ' ')} by {row.channel}")
+    audit(
+        session,
+        case,
+        actor_name(user),
+        "outbox.retried",
+        detail=f"{row.kind.replace('_', ' ')} by {row.channel}",
+    )
     session.flush()
     return row

@@ -148,7 +148,10 @@ class QueuePage:
 
 def queue_counts(session: Session) -> dict[str, int]:
     """How many cases are in each queue: one round trip, a count per queue, each from its own index."""
-    counts = [select(func.count()).select_from(Case).where(q.condition).scalar_subquery().label(key) for key, q in QUEUES.items()]
+    counts = [
+        select(func.count()).select_from(Case).where(q.condition).scalar_subquery().label(key)
+        for key, q in QUEUES.items()
+    ]
     row = session.exec(select(*counts)).one()
     return {key: int(value or 0) for key, value in row._mapping.items()}
 
@@ -232,7 +235,11 @@ def queue_page(
     # Find the page's ids from the index first, then fetch just those rows ("deferred join"),
     # so a deep page does not drag every skipped row out of the table.
     page_ids = (
-        select(Case.id).where(*conditions).order_by(*queue.order_by).offset((page - 1) * page_size).limit(page_size)
+        select(Case.id)
+        .where(*conditions)
+        .order_by(*queue.order_by)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).subquery()
     query = (
         select(Case, Contact.name, StaffUser.display_name)
@@ -248,7 +255,9 @@ def queue_page(
         deadline = _deadline(case, queue)
         left = calendar.working_days_between(today, deadline) if deadline else None
         rows.append(QueueRow(case, contact_name, officer, deadline, left))
-    return QueuePage(queue=queue, rows=rows, total=total, page=page, pages=pages, counts=queue_counts(session))
+    return QueuePage(
+        queue=queue, rows=rows, total=total, page=page, pages=pages, counts=queue_counts(session)
+    )
 
 
 def _deadline(case: Case, queue: Queue) -> date | None:

@@ -18,7 +18,10 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture
 def users(session):
-    made = {role: create_user(session, role.replace("_", ""), PASSWORD, role) for role in ("agent", "complaints_officer", "admin")}
+    made = {
+        role: create_user(session, role.replace("_", ""), PASSWORD, role)
+        for role in ("agent", "complaints_officer", "admin")
+    }
     session.commit()
     return made
 
@@ -65,7 +68,12 @@ def test_session_cookie_is_secure_httponly_and_samesite(app, users):
         assert response.status_code == 303
         cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith(f"{COOKIE_NAME}="))
         lowered = cookie.lower()
-        assert "; secure" in lowered and "; httponly" in lowered and "samesite=lax" in lowered and "path=/staff" in lowered
+        assert (
+            "; secure" in lowered
+            and "; httponly" in lowered
+            and "samesite=lax" in lowered
+            and "path=/staff" in lowered
+        )
         assert client.get("/staff/queues/all").status_code == 200
 
 
@@ -96,7 +104,9 @@ def test_login_is_rate_limited(app, client, users, monkeypatch):
 
 def test_login_form_needs_its_csrf_token(client, users):
     client.get("/staff/login")
-    response = client.post("/staff/login", data={"username": "agent", "password": PASSWORD, "csrf_token": "forged"})
+    response = client.post(
+        "/staff/login", data={"username": "agent", "password": PASSWORD, "csrf_token": "forged"}
+    )
     assert response.status_code == 400
     assert COOKIE_NAME not in response.cookies
 
@@ -136,7 +146,9 @@ def test_only_an_admin_manages_users(client, users):
     sign_in(client, "complaintsofficer")
     assert client.get("/staff/users").status_code == 403
     token = page_csrf(client)
-    response = client.post("/staff/users", data={"csrf_token": token, "username": "x", "password": "p" * 12, "role": "admin"})
+    response = client.post(
+        "/staff/users", data={"csrf_token": token, "username": "x", "password": "p" * 12, "role": "admin"}
+    )
     assert response.status_code == 403
 
 
@@ -145,7 +157,13 @@ def test_an_admin_adds_a_user_who_can_then_sign_in(client, users):
     token = page_csrf(client, "/staff/users")
     response = client.post(
         "/staff/users",
-        data={"csrf_token": token, "username": "newbie", "display_name": "New Person", "password": "a-good-password", "role": "agent"},
+        data={
+            "csrf_token": token,
+            "username": "newbie",
+            "display_name": "New Person",
+            "password": "a-good-password",
+            "role": "agent",
+        },
     )
     assert response.status_code == 200 and "User newbie added." in response.text
     client.cookies.clear()
@@ -160,7 +178,12 @@ def test_after_signing_in_you_land_on_the_page_you_asked_for(client, users):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     response = client.post(
         "/staff/login",
-        data={"username": "agent", "password": PASSWORD, "csrf_token": token, "next": "/staff/queues/all?channel=sms&page=1"},
+        data={
+            "username": "agent",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/staff/queues/all?channel=sms&page=1",
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/staff/queues/all?channel=sms&page=1"

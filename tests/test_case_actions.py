@@ -18,7 +18,11 @@ from intake.staff_users import create_user
 def staff(session):
     users = {
         key: create_user(session, name, "a-long-password", role)
-        for key, name, role in (("agent", "ann", "agent"), ("agent2", "bob", "agent"), ("complaints_officer", "olu", "complaints_officer"))
+        for key, name, role in (
+            ("agent", "ann", "agent"),
+            ("agent2", "bob", "agent"),
+            ("complaints_officer", "olu", "complaints_officer"),
+        )
     }
     session.commit()
     return users
@@ -37,7 +41,9 @@ def _exclusion(session, policy) -> Case:
 
 
 def _actions(session, case) -> list[str]:
-    return session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)).all()
+    return session.exec(
+        select(AuditEvent.action).where(AuditEvent.case_id == case.id).order_by(AuditEvent.id)
+    ).all()
 
 
 def test_two_agents_claiming_at_once_one_wins_and_the_other_is_told(engine, session, policy, staff):
@@ -89,7 +95,15 @@ def test_a_stale_version_is_refused(session, policy, staff):
     actions.acknowledge_case(session, policy, case, staff["agent"], version=old)
     session.commit()
     with pytest.raises(ConflictError, match="Someone else changed"):
-        actions.extend(session, policy, case, staff["complaints_officer"], days=5, reason="contractor report", version=old)
+        actions.extend(
+            session,
+            policy,
+            case,
+            staff["complaints_officer"],
+            days=5,
+            reason="contractor report",
+            version=old,
+        )
 
 
 def test_reclassify_records_a_correction_and_moves_the_case(session, policy, staff):
@@ -97,7 +111,13 @@ def test_reclassify_records_a_correction_and_moves_the_case(session, policy, sta
     session.commit()
     assert case.needs_review
     actions.reclassify(
-        session, policy, case, staff["agent"], category="complaint", reason="Third report of the same fault", version=case.version
+        session,
+        policy,
+        case,
+        staff["agent"],
+        category="complaint",
+        reason="Third report of the same fault",
+        version=case.version,
     )
     session.commit()
     assert case.category == "complaint" and case.stage == 1 and case.status == "awaiting_acknowledgement"
@@ -125,7 +145,9 @@ def test_confirming_an_exclusion_sends_the_decision_letter_with_ombudsman_rights
     case = _exclusion(session, policy)
     actions.confirm_exclusion(session, policy, case, staff["complaints_officer"], version=case.version)
     session.commit()
-    letter = session.exec(select(Outbox).where(Outbox.case_id == case.id, Outbox.kind == "exclusion_decision")).one()
+    letter = session.exec(
+        select(Outbox).where(Outbox.case_id == case.id, Outbox.kind == "exclusion_decision")
+    ).one()
     assert letter.channel == "email" and letter.to_address == "grace.obi@example.org"
     assert policy.exclusion_wording("legal_proceedings") in letter.body
     assert "Housing Ombudsman" in letter.body
@@ -135,7 +157,9 @@ def test_confirming_an_exclusion_sends_the_decision_letter_with_ombudsman_rights
 
 def test_overturning_an_exclusion_makes_a_stage1_complaint(session, policy, staff):
     case = _exclusion(session, policy)
-    actions.overturn_exclusion(session, policy, case, staff["complaints_officer"], reason="Claim is about other works")
+    actions.overturn_exclusion(
+        session, policy, case, staff["complaints_officer"], reason="Claim is about other works"
+    )
     session.commit()
     assert case.category == "complaint" and case.stage == 1 and case.exclusion_decision == "overturned"
     assert session.exec(select(Correction)).one().to_category == "complaint"
@@ -152,7 +176,9 @@ def test_the_whole_complaint_journey_sends_each_letter(session, policy, staff):
     assert case.response_due > due and case.extension_days == 5
     with pytest.raises(CaseActionError, match="at most 10 working days"):
         actions.extend(session, policy, case, officer, days=6, reason="again")
-    actions.record_response(session, policy, case, officer, outcome="partly_upheld", response_text="We will fix it.")
+    actions.record_response(
+        session, policy, case, officer, outcome="partly_upheld", response_text="We will fix it."
+    )
     assert case.status == "stage1_responded"
     actions.escalate(session, policy, case, officer, reason="The repair failed again")
     assert case.stage == 2 and case.status == "stage2_in_progress" and case.response_due is not None
@@ -160,11 +186,22 @@ def test_the_whole_complaint_journey_sends_each_letter(session, policy, staff):
     actions.close(session, case, officer, reason="Final response sent")
     session.commit()
     kinds = session.exec(select(Outbox.kind).where(Outbox.case_id == case.id).order_by(Outbox.id)).all()
-    assert kinds == ["acknowledgement", "extension_notice", "stage1_decision", "stage2_acknowledgement", "stage2_decision"]
+    assert kinds == [
+        "acknowledgement",
+        "extension_notice",
+        "stage1_decision",
+        "stage2_acknowledgement",
+        "stage2_decision",
+    ]
     assert all(o.channel == "sms" for o in session.exec(select(Outbox)).all())
     assert case.status == "closed"
     assert _actions(session, case)[-6:] == [
-        "case.acknowledged", "case.extended", "stage1.responded", "case.escalated", "stage2.responded", "case.closed"
+        "case.acknowledged",
+        "case.extended",
+        "stage1.responded",
+        "case.escalated",
+        "stage2.responded",
+        "case.closed",
     ]
 
 
@@ -185,7 +222,9 @@ def test_extension_and_response_need_an_officer(session, policy, staff):
     actions.acknowledge_case(session, policy, case, staff["agent"])
     for call in (
         lambda: actions.extend(session, policy, case, staff["agent"], days=2, reason="x"),
-        lambda: actions.record_response(session, policy, case, staff["agent"], outcome="upheld", response_text="x"),
+        lambda: actions.record_response(
+            session, policy, case, staff["agent"], outcome="upheld", response_text="x"
+        ),
         lambda: actions.close(session, case, staff["agent"], reason="x"),
     ):
         with pytest.raises(actions.NotAllowed):
@@ -200,7 +239,9 @@ def test_an_sms_case_without_a_phone_falls_back_to_email(session, policy, staff)
 
 
 def test_two_officers_confirming_the_same_exclusion_send_one_letter(engine, session, policy):
-    officers = [create_user(session, name, "a-long-password", "complaints_officer") for name in ("olu", "pat")]
+    officers = [
+        create_user(session, name, "a-long-password", "complaints_officer") for name in ("olu", "pat")
+    ]
     session.commit()
     case = _exclusion(session, policy)
     barrier = threading.Barrier(2)

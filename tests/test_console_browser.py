@@ -52,7 +52,10 @@ def server(tmp_path_factory):
         seed_demo(session, policy)
         seed_history(session, policy)
         sms = seed_case(
-            session, policy, DemoCase(XSS, "complaint", "sms", "Xss Sms", phone="07700 900999", days_ago=2), number=90
+            session,
+            policy,
+            DemoCase(XSS, "complaint", "sms", "Xss Sms", phone="07700 900999", days_ago=2),
+            number=90,
         )
         email = seed_case(
             session,
@@ -60,7 +63,14 @@ def server(tmp_path_factory):
             DemoCase(XSS, "complaint", "email", "Xss <b>Email</b>", email="xss@example.org", days_ago=2),
             number=91,
         )
-        letter = enqueue(session, channel="email", to="old.address@example.org", body="...", kind="acknowledgement", case=email)
+        letter = enqueue(
+            session,
+            channel="email",
+            to="old.address@example.org",
+            body="...",
+            kind="acknowledgement",
+            case=email,
+        )
         letter.status, letter.attempts, letter.last_error = "parked", 6, "550 5.1.1 mailbox unavailable"
         session.commit()
         xss_cases = {"sms": sms.public_id, "email": email.public_id}
@@ -75,7 +85,17 @@ def server(tmp_path_factory):
         LOGIN_RATE_LIMIT_PER_MINUTE="100",
     )
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "bot.app:create_app", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bot.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=data_dir,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -110,7 +130,13 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-gpu"],
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-gpu",
+            ],
         )
         yield browser
         browser.close()
@@ -147,7 +173,9 @@ def axe_check(page, name: str) -> None:
 
     results = Axe().run(page)
     serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert not serious, f"{name}: " + "; ".join(f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in serious)
+    assert not serious, f"{name}: " + "; ".join(
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in serious
+    )
 
 
 def shot(page, name: str) -> None:
@@ -167,7 +195,9 @@ def test_an_agent_reviews_and_reclassifies_a_case(server, page):
     assert page.locator(".message__body mark.evidence").first.inner_text().startswith("look at the boiler")
     open_section(page, "Change the category")
     page.get_by_label("New category").select_option("complaint")
-    page.get_by_label("Why (this helps train the classifier)").fill("Second report: the contractor did not fix it")
+    page.get_by_label("Why (this helps train the classifier)").fill(
+        "Second report: the contractor did not fix it"
+    )
     page.get_by_role("button", name="Save the new category").click()
     page.get_by_role("status").filter(has_text="reclassified").wait_for()
     assert "Complaint" in page.locator(".case-head .tags").inner_text()
@@ -187,13 +217,17 @@ def test_an_officer_confirms_an_exclusion_and_the_letter_is_in_the_outbox(server
     login(page, base, "officer")
     page.get_by_role("row").filter(has_text="Grace Obi").get_by_role("link").click()
     reference = page.get_by_role("heading", level=1).inner_text().split()[-1]
-    page.get_by_label("Anything else to tell the resident (optional)").fill("We are sorry about the surveyor.")
+    page.get_by_label("Anything else to tell the resident (optional)").fill(
+        "We are sorry about the surveyor."
+    )
     page.get_by_role("button", name="Confirm exclusion and send the decision letter").click()
     page.get_by_role("status").filter(has_text="Exclusion confirmed").wait_for()
     assert "Exclusion decision" in page.get_by_role("region", name="Letters and messages sent").inner_text()
     with Session(server["engine"]) as session:
         case = session.exec(select(Case).where(Case.reference == reference)).one()
-        letter = session.exec(select(Outbox).where(Outbox.case_id == case.id, Outbox.kind == "exclusion_decision")).one()
+        letter = session.exec(
+            select(Outbox).where(Outbox.case_id == case.id, Outbox.kind == "exclusion_decision")
+        ).one()
         assert letter.to_address == "grace.obi@example.org"
         assert "Housing Ombudsman" in letter.body and "court" in letter.body
         assert case.exclusion_decision == "confirmed"

@@ -30,7 +30,11 @@ def environment(monkeypatch, database_url, engine, tmp_path):
 
 
 def test_user_add_reads_the_password_from_stdin(session):
-    result = runner.invoke(cli, ["user", "add", "Jo.Smith", "--role", "complaints_officer", "--password-stdin"], input="a-strong-password\n")
+    result = runner.invoke(
+        cli,
+        ["user", "add", "Jo.Smith", "--role", "complaints_officer", "--password-stdin"],
+        input="a-strong-password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "Added jo.smith (complaints officer)." in result.output
     user = session.exec(select(StaffUser).where(StaffUser.username == "jo.smith")).one()
@@ -39,7 +43,9 @@ def test_user_add_reads_the_password_from_stdin(session):
 
 
 def test_user_add_prompts_for_the_password_twice(session):
-    result = runner.invoke(cli, ["user", "add", "sam", "--role", "agent"], input="another-password\nanother-password\n")
+    result = runner.invoke(
+        cli, ["user", "add", "sam", "--role", "agent"], input="another-password\nanother-password\n"
+    )
     assert result.exit_code == 0, result.output
     assert session.exec(select(StaffUser).where(StaffUser.username == "sam")).one().role == "agent"
 
@@ -47,9 +53,17 @@ def test_user_add_prompts_for_the_password_twice(session):
 @pytest.mark.parametrize(
     "args,stdin,message",
     [
-        (["user", "add", "x", "--role", "boss", "--password-stdin"], "a-strong-password\n", "Unknown role 'boss'"),
+        (
+            ["user", "add", "x", "--role", "boss", "--password-stdin"],
+            "a-strong-password\n",
+            "Unknown role 'boss'",
+        ),
         (["user", "add", "x", "--role", "agent", "--password-stdin"], "short\n", "at least 10 characters"),
-        (["user", "add", "bad name!", "--role", "agent", "--password-stdin"], "a-strong-password\n", "letters, numbers"),
+        (
+            ["user", "add", "bad name!", "--role", "agent", "--password-stdin"],
+            "a-strong-password\n",
+            "letters, numbers",
+        ),
     ],
 )
 def test_user_add_explains_bad_input_without_a_traceback(args, stdin, message):
@@ -61,7 +75,9 @@ def test_user_add_explains_bad_input_without_a_traceback(args, stdin, message):
 def test_user_add_refuses_a_duplicate(session):
     create_user(session, "dup", "a-strong-password", "agent")
     session.commit()
-    result = runner.invoke(cli, ["user", "add", "dup", "--role", "agent", "--password-stdin"], input="a-strong-password\n")
+    result = runner.invoke(
+        cli, ["user", "add", "dup", "--role", "agent", "--password-stdin"], input="a-strong-password\n"
+    )
     assert result.exit_code == 2 and "already a user called 'dup'" in result.output
 
 
@@ -71,7 +87,9 @@ def test_export_corrections_writes_training_data_the_trainer_reads(session, poli
     exclusion = seed_case(session, policy, DEMO_CASES[2])
     session.commit()
     case_actions.reclassify(session, policy, boiler, officer, category="asb_report", reason="first go")
-    case_actions.reclassify(session, policy, boiler, officer, category="complaint", reason="Second report,\nnot fixed")
+    case_actions.reclassify(
+        session, policy, boiler, officer, category="complaint", reason="Second report,\nnot fixed"
+    )
     case_actions.overturn_exclusion(session, policy, exclusion, officer, reason="No claim has been filed")
     session.commit()
 
@@ -85,7 +103,17 @@ def test_export_corrections_writes_training_data_the_trainer_reads(session, poli
     assert boiler_row["source"] == "correction:olu" and boiler_row["channel"] == "sms"
     assert "\n" not in boiler_row["note"] and "Second report, not fixed" in boiler_row["note"]
     assert set(boiler_row) == {
-        "id", "text", "received_at", "channel", "category", "exclusion_reason", "urgent", "advocate", "adjustments", "source", "note"
+        "id",
+        "text",
+        "received_at",
+        "channel",
+        "category",
+        "exclusion_reason",
+        "urgent",
+        "advocate",
+        "adjustments",
+        "source",
+        "note",
     }
     examples = load_file(output, tmp_path / "training_data", strict=True)
     assert {e.category for e in examples} == {"complaint"} and all(e.is_correction for e in examples)

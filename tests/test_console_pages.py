@@ -38,7 +38,9 @@ def demo(session, policy):
 def sign_in(client, username):
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/staff/login").text).group(1)
     response = client.post(
-        "/staff/login", data={"username": username, "password": PASSWORD, "csrf_token": token}, follow_redirects=False
+        "/staff/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
     )
     assert response.status_code == 303
 
@@ -51,7 +53,9 @@ def form_fields(html: str, action_suffix: str) -> dict[str, str]:
 def case_of(session, name: str) -> Case:
     from intake.models import Contact
 
-    return session.exec(select(Case).join(Contact, Contact.id == Case.contact_id).where(Contact.name == name)).one()
+    return session.exec(
+        select(Case).join(Contact, Contact.id == Case.contact_id).where(Contact.name == name)
+    ).one()
 
 
 def test_the_queue_page_shows_counts_for_every_queue(client, users, demo):
@@ -95,7 +99,18 @@ def test_filters_by_channel_category_officer_and_date(client, session, policy, u
 
 def test_awaiting_acknowledgement_is_ordered_by_deadline_and_marks_overdue(session, policy, users):
     for days_ago, name in ((2, "Recent"), (20, "Old"), (9, "Middle")):
-        seed_case(session, policy, DemoCase("it is still broken", "complaint", "sms", name, phone=f"0770090{days_ago:04d}", days_ago=days_ago))
+        seed_case(
+            session,
+            policy,
+            DemoCase(
+                "it is still broken",
+                "complaint",
+                "sms",
+                name,
+                phone=f"0770090{days_ago:04d}",
+                days_ago=days_ago,
+            ),
+        )
     session.commit()
     page = queue_page(session, policy, "awaiting_acknowledgement")
     assert [row.contact_name for row in page.rows] == ["Old", "Middle", "Recent"]
@@ -105,7 +120,12 @@ def test_awaiting_acknowledgement_is_ordered_by_deadline_and_marks_overdue(sessi
 
 def test_queue_pages(session, policy, users):
     for i in range(30):
-        seed_case(session, policy, DemoCase(f"message {i}", "compliment", "sms", f"Person {i}", phone=f"07700{i:06d}"), number=i)
+        seed_case(
+            session,
+            policy,
+            DemoCase(f"message {i}", "compliment", "sms", f"Person {i}", phone=f"07700{i:06d}"),
+            number=i,
+        )
     session.commit()
     first = queue_page(session, policy, "compliments", page_size=25)
     second = queue_page(session, policy, "compliments", page=2, page_size=25)
@@ -116,7 +136,12 @@ def test_queue_pages(session, policy, users):
 
 def test_paging_links_keep_the_filters(client, session, policy, users):
     for i in range(30):
-        seed_case(session, policy, DemoCase(f"thanks {i}", "compliment", "sms", f"Person {i}", phone=f"07700{i:06d}"), number=i)
+        seed_case(
+            session,
+            policy,
+            DemoCase(f"thanks {i}", "compliment", "sms", f"Person {i}", phone=f"07700{i:06d}"),
+            number=i,
+        )
     session.commit()
     sign_in(client, "agent")
     page = client.get("/staff/queues/compliments", params={"channel": "sms"}).text
@@ -124,18 +149,28 @@ def test_paging_links_keep_the_filters(client, session, policy, users):
     assert "Page 2 of 2" in client.get("/staff/queues/compliments", params={"channel": "sms", "page": 2}).text
 
 
-@pytest.mark.parametrize("channel,address", [("sms", {"phone": "07700 900555"}), ("email", {"email": "x@example.org"})])
-def test_a_stored_xss_payload_is_escaped_on_the_case_page_and_queue(client, session, policy, users, channel, address):
-    case = seed_case(session, policy, DemoCase(XSS, "complaint", channel, "<b>Bold</b> Name", evidence=(("<script>", "complaint"),), **address))
+@pytest.mark.parametrize(
+    "channel,address", [("sms", {"phone": "07700 900555"}), ("email", {"email": "x@example.org"})]
+)
+def test_a_stored_xss_payload_is_escaped_on_the_case_page_and_queue(
+    client, session, policy, users, channel, address
+):
+    case = seed_case(
+        session,
+        policy,
+        DemoCase(
+            XSS, "complaint", channel, "<b>Bold</b> Name", evidence=(("<script>", "complaint"),), **address
+        ),
+    )
     session.commit()
     sign_in(client, "agent")
     for html in (client.get(f"/staff/cases/{case.public_id}").text, client.get("/staff/queues/all").text):
         assert "<script>alert(1)" not in html and "<img src=x" not in html and "<b>Bold</b>" not in html
         assert "&lt;b&gt;Bold&lt;/b&gt; Name" in html
     html = client.get(f"/staff/cases/{case.public_id}").text
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html.replace('<mark class="evidence" title="Complaint">', "").replace(
-        '<span class="visually-hidden"> (evidence: Complaint)</span></mark>', ""
-    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html.replace(
+        '<mark class="evidence" title="Complaint">', ""
+    ).replace('<span class="visually-hidden"> (evidence: Complaint)</span></mark>', "")
     assert '<mark class="evidence" title="Complaint">&lt;script&gt;' in html
 
 
@@ -155,7 +190,12 @@ def test_highlighting_escapes_and_survives_bad_spans():
             [
                 {"start": 2, "end": 13, "label": 'complaint"><script>', "text": "<b>bold</b>"},
                 {"start": 5, "end": 9, "label": "overlap", "text": "bold"},  # overlaps: dropped
-                {"start": 500, "end": 600, "label": "x", "text": "claim"},  # wrong offsets: found by its words
+                {
+                    "start": 500,
+                    "end": 600,
+                    "label": "x",
+                    "text": "claim",
+                },  # wrong offsets: found by its words
                 {"start": 0, "end": 1, "label": "x", "text": "nowhere"},  # words not in the text: dropped
                 {"start": "bad"},
             ],
@@ -179,8 +219,18 @@ def test_an_agent_gets_403_for_officer_actions(client, session, users, demo):
     sign_in(client, "agent")
     case = case_of(session, "Grace Obi")
     fields = form_fields(client.get(f"/staff/cases/{case.public_id}").text, "claim")
-    for action in ("confirm_exclusion", "overturn_exclusion", "extend", "record_response", "escalate", "close", "assign"):
-        response = client.post(f"/staff/cases/{case.public_id}/{action}", data={**fields, "reason": "x", "days": "2"})
+    for action in (
+        "confirm_exclusion",
+        "overturn_exclusion",
+        "extend",
+        "record_response",
+        "escalate",
+        "close",
+        "assign",
+    ):
+        response = client.post(
+            f"/staff/cases/{case.public_id}/{action}", data={**fields, "reason": "x", "days": "2"}
+        )
         assert response.status_code == 403, action
     session.expire_all()
     assert session.get(Case, case.id).exclusion_decision is None
@@ -190,7 +240,9 @@ def test_an_agent_gets_403_for_officer_actions(client, session, users, demo):
 def test_case_actions_need_the_csrf_token(client, session, users, demo):
     sign_in(client, "officer")
     case = case_of(session, "Grace Obi")
-    response = client.post(f"/staff/cases/{case.public_id}/confirm_exclusion", data={"version": str(case.version)})
+    response = client.post(
+        f"/staff/cases/{case.public_id}/confirm_exclusion", data={"version": str(case.version)}
+    )
     assert response.status_code == 403
     session.expire_all()
     assert session.get(Case, case.id).exclusion_decision is None
@@ -200,7 +252,9 @@ def test_an_officer_confirms_an_exclusion_over_http(client, session, users, demo
     sign_in(client, "officer")
     case = case_of(session, "Grace Obi")
     fields = form_fields(client.get(f"/staff/cases/{case.public_id}").text, "confirm_exclusion")
-    response = client.post(f"/staff/cases/{case.public_id}/confirm_exclusion", data=fields, follow_redirects=False)
+    response = client.post(
+        f"/staff/cases/{case.public_id}/confirm_exclusion", data=fields, follow_redirects=False
+    )
     assert response.status_code == 303
     page = client.get(response.headers["location"]).text
     assert "Exclusion confirmed" in page
@@ -227,9 +281,16 @@ def test_an_agent_acknowledges_adds_a_note_and_messages_the_resident(client, ses
     sign_in(client, "agent")
     case = case_of(session, "Aisha Khan")
     url = f"/staff/cases/{case.public_id}"
-    for action, extra in (("acknowledge", {}), ("note", {"text": "Rang back, no answer"}), ("message", {"text": "We will call you at 2pm."})):
+    for action, extra in (
+        ("acknowledge", {}),
+        ("note", {"text": "Rang back, no answer"}),
+        ("message", {"text": "We will call you at 2pm."}),
+    ):
         fields = form_fields(client.get(url).text, action)
-        assert client.post(f"{url}/{action}", data={**fields, **extra}, follow_redirects=False).status_code == 303
+        assert (
+            client.post(f"{url}/{action}", data={**fields, **extra}, follow_redirects=False).status_code
+            == 303
+        )
     page = client.get(url).text
     assert "Rang back, no answer" in page and "We will call you at 2pm." in page
     kinds = session.exec(select(Outbox.kind).where(Outbox.case_id == case.id).order_by(Outbox.id)).all()
@@ -240,7 +301,9 @@ def test_a_bad_action_shows_a_plain_message(client, session, users, demo):
     sign_in(client, "agent")
     case = case_of(session, "Tom Price")
     fields = form_fields(client.get(f"/staff/cases/{case.public_id}").text, "reclassify")
-    response = client.post(f"/staff/cases/{case.public_id}/reclassify", data={**fields, "category": "complaint", "reason": ""})
+    response = client.post(
+        f"/staff/cases/{case.public_id}/reclassify", data={**fields, "category": "complaint", "reason": ""}
+    )
     assert response.status_code == 400 and "Please give a reason for the change." in response.text
 
 
@@ -275,24 +338,61 @@ def test_the_transcript_has_the_whole_conversation_in_order(client, session, pol
     from intake.models import Conversation, Message
     from intake.outbox import enqueue
 
-    case = seed_case(session, policy, DemoCase("the lift is broken again, third time", "complaint", "sms", "Lee", phone="07700900321", days_ago=0))
-    conversation = Conversation(channel="sms", address="+447700900321", case_id=case.id, contact_id=case.contact_id)
+    case = seed_case(
+        session,
+        policy,
+        DemoCase(
+            "the lift is broken again, third time", "complaint", "sms", "Lee", phone="07700900321", days_ago=0
+        ),
+    )
+    conversation = Conversation(
+        channel="sms", address="+447700900321", case_id=case.id, contact_id=case.contact_id
+    )
     session.add(conversation)
     session.flush()
     earlier = utcnow() - timedelta(days=1)
-    session.add(Message(conversation_id=conversation.id, direction="in", channel="sms", provider_message_id="hi-1", body="hi there", created_at=earlier))
-    row = enqueue(session, channel="sms", to="+447700900321", body="Hello, what can we help with?", kind="bot_reply", conversation_id=conversation.id)
+    session.add(
+        Message(
+            conversation_id=conversation.id,
+            direction="in",
+            channel="sms",
+            provider_message_id="hi-1",
+            body="hi there",
+            created_at=earlier,
+        )
+    )
+    row = enqueue(
+        session,
+        channel="sms",
+        to="+447700900321",
+        body="Hello, what can we help with?",
+        kind="bot_reply",
+        conversation_id=conversation.id,
+    )
     row.created_at = earlier + timedelta(minutes=1)
-    cancelled = enqueue(session, channel="sms", to="+447700900321", body="superseded reply", kind="bot_reply", conversation_id=conversation.id)
+    cancelled = enqueue(
+        session,
+        channel="sms",
+        to="+447700900321",
+        body="superseded reply",
+        kind="bot_reply",
+        conversation_id=conversation.id,
+    )
     cancelled.status = "cancelled"
     session.commit()
     sign_in(client, "agent")
     html = client.get(f"/staff/cases/{case.public_id}").text
-    assert html.index("hi there") < html.index("Hello, what can we help with?") < html.index("the lift is broken")
+    assert (
+        html.index("hi there")
+        < html.index("Hello, what can we help with?")
+        < html.index("the lift is broken")
+    )
     assert "superseded reply" not in html
 
 
-def test_evidence_from_text_fragments_read_together_is_highlighted_in_the_right_message(client, session, policy, users):
+def test_evidence_from_text_fragments_read_together_is_highlighted_in_the_right_message(
+    client, session, policy, users
+):
     from intake.models import Message
 
     first = "my boiler is broken"
@@ -305,7 +405,9 @@ def test_evidence_from_text_fragments_read_together_is_highlighted_in_the_right_
         {"start": start, "end": start + 10, "label": "complaint", "text": "third time"},
     ]
     session.add(case)
-    session.add(Message(case_id=case.id, direction="in", channel="sms", provider_message_id="frag-2", body=second))
+    session.add(
+        Message(case_id=case.id, direction="in", channel="sms", provider_message_id="frag-2", body=second)
+    )
     session.commit()
     sign_in(client, "agent")
     html = client.get(f"/staff/cases/{case.public_id}").text
@@ -342,8 +444,16 @@ def test_an_officer_takes_a_complaint_to_the_end_through_the_case_page(client, s
     page = client.get(response.headers["location"]).text
     assert "The case is closed." in page and "Closed" in page
     kinds = session.exec(select(Outbox.kind).where(Outbox.case_id == case.id).order_by(Outbox.id)).all()
-    assert kinds == ["acknowledgement", "extension_notice", "stage1_decision", "stage2_acknowledgement", "stage2_decision"]
-    actions_done = session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id, AuditEvent.actor == "staff:officer")).all()
+    assert kinds == [
+        "acknowledgement",
+        "extension_notice",
+        "stage1_decision",
+        "stage2_acknowledgement",
+        "stage2_decision",
+    ]
+    actions_done = session.exec(
+        select(AuditEvent.action).where(AuditEvent.case_id == case.id, AuditEvent.actor == "staff:officer")
+    ).all()
     assert len(actions_done) == len(steps)
 
 
@@ -353,19 +463,30 @@ def test_a_message_that_could_not_be_sent_can_be_sent_again(client, session, pol
     case = case_of(session, "Aisha Khan")
     case_actions.acknowledge_case(session, policy, case, users["agent"])
     letter = session.exec(select(Outbox).where(Outbox.case_id == case.id)).one()
-    letter.status, letter.attempts, letter.last_error = "parked", 6, "21211: '<script>' is not a valid phone number"
+    letter.status, letter.attempts, letter.last_error = (
+        "parked",
+        6,
+        "21211: '<script>' is not a valid phone number",
+    )
     session.add(letter)
     session.commit()
     sign_in(client, "agent")
     page = client.get("/staff/outbox").text
     assert case.reference in page and "&lt;script&gt; is not a valid" in page.replace("&#39;", "")
-    fields = dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', page.split('action="/staff/outbox/retry"')[1].split("</form>")[0]))
+    fields = dict(
+        re.findall(
+            r'type="hidden" name="([^"]+)" value="([^"]*)"',
+            page.split('action="/staff/outbox/retry"')[1].split("</form>")[0],
+        )
+    )
     response = client.post("/staff/outbox/retry", data=fields, follow_redirects=False)
     assert response.status_code == 303
     session.expire_all()
     again = session.get(Outbox, letter.id)
     assert again.status == "pending" and again.attempts == 0
-    assert "outbox.retried" in session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id)).all()
+    assert (
+        "outbox.retried" in session.exec(select(AuditEvent.action).where(AuditEvent.case_id == case.id)).all()
+    )
     assert client.post("/staff/outbox/retry", data=fields).status_code == 409  # already back in the queue
     assert "Nothing needs your attention" in client.get("/staff/outbox").text
 
@@ -379,7 +500,15 @@ def test_the_month_chart_covers_every_month_of_the_period():
     months = every_month(
         date(2025, 11, 15),
         date(2026, 2, 1),
-        [{"month": "2025-12", "stage1_received": 4, "stage2_received": 1, "responses": 3, "responses_within_timescale_pct": 66.7}],
+        [
+            {
+                "month": "2025-12",
+                "stage1_received": 4,
+                "stage2_received": 1,
+                "responses": 3,
+                "responses_within_timescale_pct": 66.7,
+            }
+        ],
     )
     assert [m["month"] for m in months] == ["2025-11", "2025-12", "2026-01", "2026-02"]
     svg = str(month_chart(months))
@@ -388,7 +517,9 @@ def test_the_month_chart_covers_every_month_of_the_period():
     assert "No complaints" in str(month_chart([]))
 
 
-def test_a_case_with_no_contact_details_still_opens_and_says_why_it_cannot_be_messaged(client, session, policy, users):
+def test_a_case_with_no_contact_details_still_opens_and_says_why_it_cannot_be_messaged(
+    client, session, policy, users
+):
     from intake.cases import NewCase, open_case
 
     case = open_case(session, policy, None, NewCase(category="other", channel="web", received_at=utcnow()))
@@ -398,4 +529,7 @@ def test_a_case_with_no_contact_details_still_opens_and_says_why_it_cannot_be_me
     assert page.status_code == 200 and "We have no phone number or email address" in page.text
     fields = form_fields(page.text, "message")
     response = client.post(f"/staff/cases/{case.public_id}/message", data={**fields, "text": "Hello"})
-    assert response.status_code == 400 and f"No way to reach the resident on case {case.reference}" in response.text
+    assert (
+        response.status_code == 400
+        and f"No way to reach the resident on case {case.reference}" in response.text
+    )

@@ -41,12 +41,16 @@ def correction_rows(session) -> list[dict[str, Any]]:
                 "received_at": correction.received_on.isoformat(),
                 "channel": correction.channel if correction.channel in ("sms", "web", "email") else "web",
                 "category": correction.to_category,
-                "exclusion_reason": correction.to_exclusion_reason if correction.to_category == "exclusion" else None,
+                "exclusion_reason": correction.to_exclusion_reason
+                if correction.to_category == "exclusion"
+                else None,
                 "urgent": bool(correction.urgent),
                 "advocate": bool(correction.advocate),
                 "adjustments": [code for code in correction.adjustments or [] if is_adjustment_code(code)],
                 "source": f"correction:{correction.staff_username}",
-                "note": f"Staff changed {correction.from_category or 'unlabelled'} to {correction.to_category}: {reason}"[:300],
+                "note": f"Staff changed {correction.from_category or 'unlabelled'} to {correction.to_category}: {reason}"[
+                    :300
+                ],
             }
         )
     return rows
@@ -74,7 +78,9 @@ def register(app: typer.Typer) -> None:
         username: str = typer.Argument(..., help="Login name: letters, numbers, dots, dashes, underscores."),
         role: str = typer.Option(..., "--role", help="agent, complaints_officer or admin."),
         display_name: str = typer.Option("", "--name", help="Full name shown in the console."),
-        password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+        password_stdin: bool = typer.Option(
+            False, "--password-stdin", help="Read the password from standard input."
+        ),
     ) -> None:
         """Create a staff login. Asks for the password unless --password-stdin is given."""
         from sqlmodel import Session
@@ -98,7 +104,9 @@ def register(app: typer.Typer) -> None:
     @app.command("export-corrections")
     def export_corrections(
         output: Path = typer.Option(
-            DEFAULT_CORRECTIONS, "--output", help="Where to write the JSON Lines file ('-' for standard output)."
+            DEFAULT_CORRECTIONS,
+            "--output",
+            help="Where to write the JSON Lines file ('-' for standard output).",
         ),
     ) -> None:
         """Write staff reclassifications in the training data format, source "correction:<username>"."""

@@ -51,7 +51,9 @@ class DemoCase:
     advocate: tuple[str, str] | None = None  # (name, relationship)
 
 
-def seed_case(session: Session, policy: Policy, demo: DemoCase, *, received_at: datetime | None = None, number: int = 0) -> Case:
+def seed_case(
+    session: Session, policy: Policy, demo: DemoCase, *, received_at: datetime | None = None, number: int = 0
+) -> Case:
     contact = find_or_create_contact(session, phone=demo.phone, email=demo.email, name=demo.name)
     received_at = received_at or (utcnow() - timedelta(days=demo.days_ago))
     triage = Triage(
@@ -107,54 +109,100 @@ DEMO_CASES = (
     DemoCase(
         "This is the third time I have reported the leak under the sink and nobody turned up again. "
         "I want someone to fix it properly this week.",
-        "complaint", "sms", "Aisha Khan", phone="07700 900101",
+        "complaint",
+        "sms",
+        "Aisha Khan",
+        phone="07700 900101",
         evidence=(("third time I have reported", "complaint"), ("nobody turned up", "complaint")),
-        summary="Leak under the kitchen sink reported three times; no visit.", outcome_sought="A proper repair this week.",
+        summary="Leak under the kitchen sink reported three times; no visit.",
+        outcome_sought="A proper repair this week.",
         days_ago=8,
     ),
     DemoCase(
         "I complained about the damp in my flat in 2023 and you gave me a final response then. It is the same "
         "problem and I am still not happy.",
-        "exclusion", "email", "Peter Walsh", email="peter.walsh@example.org", confidence=0.72,
+        "exclusion",
+        "email",
+        "Peter Walsh",
+        email="peter.walsh@example.org",
+        confidence=0.72,
         exclusion_reason="previously_considered",
-        evidence=(("gave me a final response", "exclusion:previously_considered"), ("still not happy", "complaint")),
+        evidence=(
+            ("gave me a final response", "exclusion:previously_considered"),
+            ("still not happy", "complaint"),
+        ),
         days_ago=3,
     ),
     DemoCase(
         "My solicitor has filed a claim at the county court about the disrepair. I also want to complain that "
         "your surveyor was rude to me.",
-        "exclusion", "email", "Grace Obi", email="grace.obi@example.org", confidence=0.66,
+        "exclusion",
+        "email",
+        "Grace Obi",
+        email="grace.obi@example.org",
+        confidence=0.66,
         exclusion_reason="legal_proceedings",
-        evidence=(("filed a claim at the county court", "exclusion:legal_proceedings"), ("rude", "complaint")),
+        evidence=(
+            ("filed a claim at the county court", "exclusion:legal_proceedings"),
+            ("rude", "complaint"),
+        ),
         days_ago=2,
     ),
     DemoCase(
         "can someone look at the boiler please its making a banging noise",
-        "service_request", "sms", "Tom Price", phone="07700 900102", confidence=0.48,
-        evidence=(("look at the boiler", "service_request"),), days_ago=1,
+        "service_request",
+        "sms",
+        "Tom Price",
+        phone="07700 900102",
+        confidence=0.48,
+        evidence=(("look at the boiler", "service_request"),),
+        days_ago=1,
     ),
     DemoCase(
         "There is a strong smell of gas on the landing outside flat 12 and my neighbour has two small children.",
-        "service_request", "sms", "Dev Patel", phone="07700 900103", urgent=True, urgent_kind="gas",
-        evidence=(("smell of gas", "urgent"),), days_ago=0,
+        "service_request",
+        "sms",
+        "Dev Patel",
+        phone="07700 900103",
+        urgent=True,
+        urgent_kind="gas",
+        evidence=(("smell of gas", "urgent"),),
+        days_ago=0,
     ),
     DemoCase(
         "The people upstairs play loud music until 3am every night and shout at my kids on the stairs.",
-        "asb_report", "email", "Maria Silva", email="maria.silva@example.org",
-        evidence=(("loud music until 3am", "asb_report"),), days_ago=4,
+        "asb_report",
+        "email",
+        "Maria Silva",
+        email="maria.silva@example.org",
+        evidence=(("loud music until 3am", "asb_report"),),
+        days_ago=4,
     ),
     DemoCase(
         "Just wanted to say thank you to Kev the plumber, he was brilliant and tidied up after himself.",
-        "compliment", "sms", "June Hart", phone="07700 900104",
-        evidence=(("thank you", "compliment"), ("brilliant", "compliment")), days_ago=5,
+        "compliment",
+        "sms",
+        "June Hart",
+        phone="07700 900104",
+        evidence=(("thank you", "compliment"), ("brilliant", "compliment")),
+        days_ago=5,
     ),
     DemoCase(
         "I am writing on behalf of my mum who is deaf. Her heating has been off for two weeks, you keep "
         "cancelling appointments and nobody answers her texts.",
-        "complaint", "email", "Irene Bell", email="irene.bell@example.org", adjustments=("deaf",),
-        evidence=(("on behalf of my mum", "advocate"), ("deaf", "adjustment:deaf"), ("keep cancelling", "complaint")),
+        "complaint",
+        "email",
+        "Irene Bell",
+        email="irene.bell@example.org",
+        adjustments=("deaf",),
+        evidence=(
+            ("on behalf of my mum", "advocate"),
+            ("deaf", "adjustment:deaf"),
+            ("keep cancelling", "complaint"),
+        ),
         summary="Heating off for two weeks; appointments cancelled; texts unanswered.",
-        advocate=("Sarah Bell", "daughter"), days_ago=12,
+        advocate=("Sarah Bell", "daughter"),
+        days_ago=12,
     ),
 )
 
@@ -200,15 +248,31 @@ def seed_history(session: Session, policy: Policy, months: int = 12, seed: int =
         while month < 1:
             year, month = year - 1, month + 12
         for n in range(rng.randint(4, 11)):
-            received = calendar.next_working_day(datetime(year, month, rng.randint(1, 26), 11, tzinfo=UTC).date())
-            demo = DemoCase(rng.choice(HISTORY_TEXTS), "complaint", rng.choice(("sms", "email", "web")), f"Resident {made + 1}",
-                            email=f"resident{year}{month:02d}{n}@example.org")
-            case = seed_case(session, policy, demo, received_at=datetime(received.year, received.month, received.day, 11, tzinfo=UTC), number=10_000 + made)
+            received = calendar.next_working_day(
+                datetime(year, month, rng.randint(1, 26), 11, tzinfo=UTC).date()
+            )
+            demo = DemoCase(
+                rng.choice(HISTORY_TEXTS),
+                "complaint",
+                rng.choice(("sms", "email", "web")),
+                f"Resident {made + 1}",
+                email=f"resident{year}{month:02d}{n}@example.org",
+            )
+            case = seed_case(
+                session,
+                policy,
+                demo,
+                received_at=datetime(received.year, received.month, received.day, 11, tzinfo=UTC),
+                number=10_000 + made,
+            )
             stage = session.exec(select(CaseStage).where(CaseStage.case_id == case.id)).one()
             acknowledged = calendar.add_working_days(received, rng.choice((1, 2, 3, 4, 5, 5, 6)))
             responded = calendar.add_working_days(acknowledged, rng.choice((5, 7, 8, 9, 10, 10, 12, 14)))
             stage.acknowledged_on, stage.due = acknowledged, policy.stage_due(1, acknowledged)
-            stage.responded_on, stage.outcome = responded, rng.choice(("upheld", "partly_upheld", "not_upheld"))
+            stage.responded_on, stage.outcome = (
+                responded,
+                rng.choice(("upheld", "partly_upheld", "not_upheld")),
+            )
             case.acknowledged_on, case.response_due, case.responded_on = acknowledged, stage.due, responded
             case.status = "closed" if responded < today else "stage1_responded"
             session.add_all([stage, case])
@@ -218,10 +282,23 @@ def seed_history(session: Session, policy: Policy, months: int = 12, seed: int =
                 answered = calendar.add_working_days(opened, rng.choice((12, 18, 20, 24)))
                 answered = answered if answered < today else None
                 session.add(
-                    CaseStage(case_id=case.id, stage=2, opened_on=opened, acknowledge_by=policy.stage_acknowledge_by(2, opened),
-                              acknowledged_on=opened, due=due, responded_on=answered, outcome="upheld" if answered else None)
+                    CaseStage(
+                        case_id=case.id,
+                        stage=2,
+                        opened_on=opened,
+                        acknowledge_by=policy.stage_acknowledge_by(2, opened),
+                        acknowledged_on=opened,
+                        due=due,
+                        responded_on=answered,
+                        outcome="upheld" if answered else None,
+                    )
                 )
-                case.stage, case.acknowledged_on, case.response_due, case.responded_on = 2, opened, due, answered
+                case.stage, case.acknowledged_on, case.response_due, case.responded_on = (
+                    2,
+                    opened,
+                    due,
+                    answered,
+                )
                 case.status = "closed" if answered else "stage2_in_progress"
             made += 1
     session.commit()

@@ -51,7 +51,13 @@ STATUS_NAMES = {
     "closed": "Closed",
     "superseded": "Merged into the next message",
 }
-CHANNEL_NAMES = {"sms": "Text (SMS)", "email": "Email", "web": "Web chat", "phone": "Phone", "letter": "Letter"}
+CHANNEL_NAMES = {
+    "sms": "Text (SMS)",
+    "email": "Email",
+    "web": "Web chat",
+    "phone": "Phone",
+    "letter": "Letter",
+}
 EXCLUSION_NAMES = {
     "out_of_time": "Out of time",
     "legal_proceedings": "Legal proceedings started",
@@ -172,7 +178,9 @@ def month_chart(rows: list[dict[str, Any]]) -> Markup:
         x = left + step * i + (step - bar) / 2
         h1 = plot_h * row["stage1_received"] / most
         h2 = plot_h * row["stage2_received"] / most
-        parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h1:.1f}" width="{bar:.1f}" height="{h1:.1f}" fill="#1d70b8"/>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{top + plot_h - h1:.1f}" width="{bar:.1f}" height="{h1:.1f}" fill="#1d70b8"/>'
+        )
         parts.append(
             f'<rect x="{x:.1f}" y="{top + plot_h - h1 - h2:.1f}" width="{bar:.1f}" height="{h2:.1f}" fill="#5694ca"/>'
         )

@@ -85,15 +85,21 @@ def static(name: str) -> FileResponse:
 # Login --------------------------------------------------------------------------------------
 
 
-def _login_page(request: Request, settings: Settings, next: str, error: str | None = None, status: int = 200) -> Response:
+def _login_page(
+    request: Request, settings: Settings, next: str, error: str | None = None, status: int = 200
+) -> Response:
     token = new_login_csrf_token()
-    response = render(request, "login.html", status_code=status, next=safe_next(next), csrf_token=token, error=error)
+    response = render(
+        request, "login.html", status_code=status, next=safe_next(next), csrf_token=token, error=error
+    )
     set_login_csrf(response, settings, token)
     return response
 
 
 @router.get("/login")
-def login_page(request: Request, settings: SettingsDep, next: Annotated[str, Query(max_length=500)] = "/staff") -> Response:
+def login_page(
+    request: Request, settings: SettingsDep, next: Annotated[str, Query(max_length=500)] = "/staff"
+) -> Response:
     return _login_page(request, settings, next)
 
 
@@ -108,6 +114,7 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/staff",
 ) -> Response:
     limit = settings.login_rate_limit_per_minute
+
     def again(error: str, status: int) -> Response:
         return _login_page(request, settings, next, error, status)
 
@@ -158,7 +165,8 @@ def _date(value: str | None) -> date | None:
 
 
 def _officers(session: Session) -> list[StaffUser]:
-    return list(session.exec(select(StaffUser).where(StaffUser.active == True).order_by(StaffUser.display_name)).all())  # noqa: E712
+    active = StaffUser.active.is_(True)
+    return list(session.exec(select(StaffUser).where(active).order_by(StaffUser.display_name)).all())
 
 
 @router.get("/queues/{key}")
@@ -189,7 +197,14 @@ def queue(
     result = queue_page(session, policy, key, filters, page, user=staff.user)
     params = {
         k: v
-        for k, v in {"q": q, "channel": channel, "category": category, "officer": officer, "from": received_from, "to": received_to}.items()
+        for k, v in {
+            "q": q,
+            "channel": channel,
+            "category": category,
+            "officer": officer,
+            "from": received_from,
+            "to": received_to,
+        }.items()
         if v
     }
     return render(
@@ -218,7 +233,9 @@ def _case_or_404(session: Session, public_id: str) -> Case:
     return case
 
 
-def spans_by_message(inbound: list[Message], spans: list[dict[str, Any]]) -> dict[int | None, list[dict[str, Any]]]:
+def spans_by_message(
+    inbound: list[Message], spans: list[dict[str, Any]]
+) -> dict[int | None, list[dict[str, Any]]]:
     """Which inbound message each evidence span belongs to. The classifier's offsets are into the
     text it read: the first message, or several text fragments read together. A span whose
     offsets fit the first message stays there; any other goes to the first message with its words."""
@@ -293,7 +310,9 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
     ]
     entries.sort(key=lambda e: _aware(e["at"]))
     transcript = entries
-    stages = session.exec(select(CaseStage).where(CaseStage.case_id == case.id).order_by(CaseStage.stage)).all()
+    stages = session.exec(
+        select(CaseStage).where(CaseStage.case_id == case.id).order_by(CaseStage.stage)
+    ).all()
     calendar = policy.calendar
     today = uk_date(utcnow())
 
@@ -302,7 +321,14 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
 
     deadlines: list[dict[str, Any]] = []
     if case.category == "exclusion" and case.exclusion_decision is None and case.response_due:
-        deadlines.append({"what": "Decide the possible exclusion", "due": case.response_due, "done": None, "left": left(case.response_due)})
+        deadlines.append(
+            {
+                "what": "Decide the possible exclusion",
+                "due": case.response_due,
+                "done": None,
+                "left": left(case.response_due),
+            }
+        )
     for stage in stages:
         deadlines.append(
             {
@@ -323,7 +349,14 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
                 }
             )
     if case.category == "complaint" and case.stage == 1 and not stages:
-        deadlines.append({"what": "Acknowledge", "due": case.acknowledge_by, "done": case.acknowledged_on, "left": left(case.acknowledge_by)})
+        deadlines.append(
+            {
+                "what": "Acknowledge",
+                "due": case.acknowledge_by,
+                "done": case.acknowledged_on,
+                "left": left(case.acknowledge_by),
+            }
+        )
     current = next((s for s in stages if s.stage == case.stage), None)
     extension_left = policy.extension_limit(current.stage) - current.extension_days if current else 0
     try:
@@ -339,9 +372,17 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
         "current_stage": current,
         "extension_left": extension_left,
         "deadlines": deadlines,
-        "adjustments": session.exec(select(Adjustment).where(Adjustment.case_id == case.id).order_by(Adjustment.id)).all(),
-        "advocates": session.exec(select(Advocate).where(Advocate.case_id == case.id).order_by(Advocate.id)).all(),
-        "audit": session.exec(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())).all(),
+        "adjustments": session.exec(
+            select(Adjustment).where(Adjustment.case_id == case.id).order_by(Adjustment.id)
+        ).all(),
+        "advocates": session.exec(
+            select(Advocate).where(Advocate.case_id == case.id).order_by(Advocate.id)
+        ).all(),
+        "audit": session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.case_id == case.id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        ).all(),
         "outbox": session.exec(select(Outbox).where(Outbox.case_id == case.id).order_by(Outbox.id)).all(),
         "assigned": users.get(case.assigned_to_id) if case.assigned_to_id else None,
         "officers": [u for u in users.values() if u.active],
@@ -416,16 +457,22 @@ async def case_action(
                 version=version,
             )
         elif action == "confirm_exclusion":
-            actions.confirm_exclusion(session, policy, case, user, note=_form_text(form, "note"), version=version)
+            actions.confirm_exclusion(
+                session, policy, case, user, note=_form_text(form, "note"), version=version
+            )
         elif action == "overturn_exclusion":
-            actions.overturn_exclusion(session, policy, case, user, reason=_form_text(form, "reason"), version=version)
+            actions.overturn_exclusion(
+                session, policy, case, user, reason=_form_text(form, "reason"), version=version
+            )
         elif action == "acknowledge":
             actions.acknowledge_case(session, policy, case, user, version=version)
         elif action == "extend":
             days = _form_int(form, "days")
             if days is None:
                 raise CaseActionError("Give the number of working days to extend by.")
-            actions.extend(session, policy, case, user, days=days, reason=_form_text(form, "reason"), version=version)
+            actions.extend(
+                session, policy, case, user, days=days, reason=_form_text(form, "reason"), version=version
+            )
         elif action == "record_response":
             actions.record_response(
                 session,
@@ -471,7 +518,12 @@ async def case_action(
 
 
 @router.get("/outbox")
-def not_sent(request: Request, staff: StaffDep, session: SessionDep, done: Annotated[str | None, Query(max_length=10)] = None) -> Response:
+def not_sent(
+    request: Request,
+    staff: StaffDep,
+    session: SessionDep,
+    done: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
     rows = session.exec(
         select(Outbox, Case.reference, Case.public_id)
         .outerjoin(Case, Case.id == Outbox.case_id)
@@ -503,7 +555,16 @@ async def retry(request: Request, staff: CsrfStaffDep, session: SessionDep) -> R
         raise Forbidden(str(exc)) from None
     except IntakeError as exc:
         session.rollback()
-        return render(request, "outbox.html", status_code=409, staff=staff, rows=[], done=None, error=str(exc), active_nav="outbox")
+        return render(
+            request,
+            "outbox.html",
+            status_code=409,
+            staff=staff,
+            rows=[],
+            done=None,
+            error=str(exc),
+            active_nav="outbox",
+        )
     return RedirectResponse("/staff/outbox?done=retry", status_code=303)
 
 
@@ -533,7 +594,13 @@ def every_month(start: date, end: date, rows: list[dict[str, Any]]) -> list[dict
         key = f"{year:04d}-{month:02d}"
         months.append(
             known.get(key)
-            or {"month": key, "stage1_received": 0, "stage2_received": 0, "responses": 0, "responses_within_timescale_pct": None}
+            or {
+                "month": key,
+                "stage1_received": 0,
+                "stage2_received": 0,
+                "responses": 0,
+                "responses_within_timescale_pct": None,
+            }
         )
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
@@ -603,7 +670,16 @@ def self_assessment_csv(
 @router.get("/users")
 def users_page(request: Request, staff: AdminDep, session: SessionDep) -> Response:
     users = session.exec(select(StaffUser).order_by(StaffUser.username)).all()
-    return render(request, "users.html", staff=staff, users=users, roles=ROLES, error=None, done=None, active_nav="users")
+    return render(
+        request,
+        "users.html",
+        staff=staff,
+        users=users,
+        roles=ROLES,
+        error=None,
+        done=None,
+        active_nav="users",
+    )
 
 
 @router.post("/users")
@@ -627,7 +703,15 @@ async def add_user(request: Request, staff: CsrfStaffDep, session: SessionDep) -
         error = str(exc)
     users = session.exec(select(StaffUser).order_by(StaffUser.username)).all()
     return render(
-        request, "users.html", status_code=400 if error else 200, staff=staff, users=users, roles=ROLES, error=error, done=done, active_nav="users"
+        request,
+        "users.html",
+        status_code=400 if error else 200,
+        staff=staff,
+        users=users,
+        roles=ROLES,
+        error=error,
+        done=done,
+        active_nav="users",
     )
 
 
