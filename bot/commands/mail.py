@@ -122,6 +122,7 @@ def register(app: typer.Typer) -> None:
         from integrations.smtp_listener import start_listener
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line at INFO
         settings = get_settings()
         engine = make_engine(settings.effective_database_url)
         with friendly_errors():
