@@ -6,7 +6,6 @@ import email
 import email.policy
 import smtplib
 import socket
-import time
 from datetime import date
 from pathlib import Path
 
@@ -325,12 +324,3 @@ def test_a_letter_written_by_staff_is_not_marked_automatic(engine, out_settings,
     Dispatcher(engine, {"email": SmtpSender(out_settings, engine)}).run_once()
     [sent] = received(inbox)
     assert sent["Auto-Submitted"] is None
-
-
-def _wait(predicate, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

@@ -330,7 +330,7 @@ def test_an_out_of_office_is_recorded_and_never_answered(engine, settings):
         assert session.exec(select(Outbox)).all() == []
 
 
-def test_base64_helper_corpus_sanity():
+def test_the_corpus_photo_is_a_real_jpeg():
     # the forward-as-attachment photo is a real JPEG header: guards against a mangled fixture
     raw = (CORPUS / "forward_as_attachment.eml").read_text()
     chunk = raw.split('filename="garden.jpg"')[1].split("\n\n", 1)[1].split("--inner--")[0]
