@@ -123,3 +123,14 @@ def test_segments_are_counted_like_a_carrier_would():
     assert sms_segments("€" * 80) == 1  # extension characters take two septets
     assert sms_segments("ł" * 70) == 1  # not GSM-7: UCS-2
     assert sms_segments("ł" * 71) == 2
+
+
+def test_an_sms_acknowledgement_with_many_adjustments_and_a_representative_fits(session, complaint):
+    policy, case = complaint
+    for code in ("deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health",
+                 "mobility", "interpreter:tigrinya", "written_only"):
+        add_adjustment(session, case, None, code, None, source="resident")
+    record_advocate(session, case, name="Abel Tesfay", relationship="support worker")
+    body = letter(session, policy, case, "acknowledgement", "sms")
+    assert sms_segments(body) <= 2, body
+    assert case.reference in body and "deaf/BSL" in body and "resident's OK" in body

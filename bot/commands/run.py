@@ -46,12 +46,26 @@ def start_dispatcher(engine, settings, stop: threading.Event) -> threading.Threa
     from bot.senders import build_senders
     from intake.outbox import Dispatcher
 
-    senders = build_senders(settings)
+    senders = build_senders(settings, engine)
     if not senders:
         return None
     dispatcher = Dispatcher(engine, senders)
     thread = threading.Thread(
         target=dispatcher.run_forever, kwargs={"should_stop": stop.is_set}, name="outbox-dispatcher", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def start_conversation_worker(engine, settings, stop: threading.Event) -> threading.Thread:
+    """Process stored messages whose first attempt failed, and open unfinished complaints for staff."""
+    from bot.pipeline import make_inbound_handler
+    from classifier import classify
+    from intake.policy import load_policy
+
+    handler = make_inbound_handler(engine, settings, load_policy(settings.policy), classify)
+    thread = threading.Thread(
+        target=handler.run_worker, kwargs={"should_stop": stop.is_set}, name="conversation-worker", daemon=True
     )
     thread.start()
     return thread
@@ -63,7 +77,9 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="Port to listen on."),
         workers: int = typer.Option(1, help="Web worker processes (state is in the database, so any number works)."),
-        dispatcher: bool = typer.Option(True, help="Also send queued messages from this process."),
+        dispatcher: bool = typer.Option(
+            True, help="Also run the background work here: send queued messages, finish stored ones."
+        ),
         demo: bool = typer.Option(True, help="Create (or reset) the 'demo' staff login and print it."),
     ) -> None:
         """Start the web chat, webhooks and staff console (and the outbox dispatcher)."""
@@ -86,8 +102,31 @@ def register(app: typer.Typer) -> None:
         stop = threading.Event()
         if dispatcher:
             start_dispatcher(engine, settings, stop)
+            start_conversation_worker(engine, settings, stop)
         try:
             uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+        finally:
+            stop.set()
+
+    @app.command()
+    def worker() -> None:
+        """Background work for a scaled deployment: send queued messages and finish stored ones."""
+        from intake.db import make_engine
+        from intake.settings import get_settings
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = get_settings()
+        engine = make_engine(settings.effective_database_url)
+        stop = threading.Event()
+        threads = [start_conversation_worker(engine, settings, stop)]
+        if (sender_thread := start_dispatcher(engine, settings, stop)) is not None:
+            threads.append(sender_thread)
+        typer.echo("Worker running. Press Ctrl+C to stop.")
+        try:
+            while all(t.is_alive() for t in threads):
+                threads[0].join(timeout=1)
+        except KeyboardInterrupt:
+            typer.echo("Stopping.", err=True)
         finally:
             stop.set()
 
@@ -103,10 +142,11 @@ def register(app: typer.Typer) -> None:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         settings = get_settings()
-        senders = build_senders(settings)
+        engine = make_engine(settings.effective_database_url)
+        senders = build_senders(settings, engine)
         if not senders:
             fail("No channel is configured for sending (set the Twilio or SMTP settings).")
-        dispatcher = Dispatcher(make_engine(settings.effective_database_url), senders)
+        dispatcher = Dispatcher(engine, senders)
         if once:
             sent = 0
             while batch := dispatcher.run_once():
