@@ -27,6 +27,44 @@ ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 XSS = '<script>alert(1)</script> and <img src=x onerror=alert(1)> and "><svg onload=alert(1)>'
 
+REVIEW_CASES = (
+    DemoCase(
+        "The fence panel blew down in the storm in March 2024 and nobody replaced it. I am only writing now.",
+        "exclusion",
+        "sms",
+        "Ken Adams",
+        phone="07700 900201",
+        confidence=0.61,
+        exclusion_reason="out_of_time",
+        evidence=(("in March 2024", "exclusion:out_of_time"), ("nobody replaced it", "complaint")),
+        days_ago=1,
+    ),
+    DemoCase(
+        "hello is anyone there its about my sister's flat",
+        "other",
+        "web",
+        "Lena Novak",
+        email="lena.novak@example.org",
+        confidence=0.41,
+        days_ago=1,
+    ),
+    DemoCase(
+        "Ive put in a claim with your insurers about the water damage from the flat above but I also want to "
+        "complain that it took 3 weeks for anyone to come out",
+        "exclusion",
+        "email",
+        "Sam Reid",
+        email="sam.reid@example.org",
+        confidence=0.58,
+        exclusion_reason="insurance_claim",
+        evidence=(
+            ("put in a claim with your insurers", "exclusion:insurance_claim"),
+            ("took 3 weeks", "complaint"),
+        ),
+        days_ago=0,
+    ),
+)
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
@@ -51,6 +89,8 @@ def server(tmp_path_factory):
         ensure_demo_users(session)
         seed_demo(session, policy)
         seed_history(session, policy)
+        for number, extra in enumerate(REVIEW_CASES, start=80):
+            seed_case(session, policy, extra, number=number)
         sms = seed_case(
             session,
             policy,
@@ -145,7 +185,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     # bypass_csp: the XSS checks must prove the escaping itself, not lean on the CSP header.
-    context = browser.new_context(viewport={"width": 1366, "height": 900}, bypass_csp=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB", bypass_csp=True)
     page = context.new_page()
     page.dialogs = []  # type: ignore[attr-defined]
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
