@@ -14,8 +14,10 @@ How the parts are combined (TRIAGE_GUIDE.md):
   by the urgent model above `URGENT_THRESHOLD`; `advocate` by the advocate
   model (which reads the advocate rules as features); adjustments come from
   the rules (a closed list of codes).
-- `needs_review` when the confidence is under `REVIEW_THRESHOLD` or the
-  category is `exclusion` (only staff decide exclusions).
+- `needs_review` when the confidence is under `REVIEW_THRESHOLD`, the
+  category is `exclusion` (only staff decide exclusions), or the message is
+  written in a language other than English or Welsh (the model cannot read it,
+  so neither its category nor its risk flags can be trusted).
 """
 
 from __future__ import annotations
@@ -153,6 +155,8 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
     evidence = _dedupe(evidence)[:MAX_EVIDENCE]
 
     confidence = min(1.0, confidence)
+    # Written in a language the model was not trained to read (Welsh it was): a person triages it.
+    unreadable = rules.written_in not in (None, "welsh")
     return Triage(
         category=category,
         confidence=round(confidence, 4),
@@ -161,7 +165,7 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
         urgent_kind=urgent_kind,
         advocate=advocate,
         adjustments=adjustments,
-        needs_review=category == "exclusion" or confidence < REVIEW_THRESHOLD,
+        needs_review=category == "exclusion" or confidence < REVIEW_THRESHOLD or unreadable,
         evidence=tuple(evidence),
         model_version=model.metadata.get("version", ""),
         probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities, strict=True)},

@@ -228,20 +228,22 @@ PATTERNS: dict[str, list[str]] = {
         "electric is|has gone|run+out|off", "no way of calling", "someone could fall", "loose railing|balcony|panel",
         "railing|railings is|are loose", "balcony railing", "roof blown", "blown half|off", "might come off", "fire door propped|wedged",
         "wedged|propped open", "fire exit blocked", "blocked fire", "no smoke alarm|alarms", "smoke alarm|alarms not|don't|doesn't|isn't working",
+        "haven't|havent|not seen him|her|them for days|ages|a+week", "curtains shut|closed|drawn|still+shut",
+        "post piling up", "milk on|still+on the step|doorstep", "no answer at the door",
         # Welsh
-        "nwy", "ogla nwy", "arogl nwy", "tân", "mwg", "ofn", "bygwth|fygwth", "heddlu", "trywanu|nhrywanu", "gwreichion",
+        "monocsid", "orffen y cyfan", "lladd fy hun", "nwy", "ogla nwy", "arogl nwy", "tân", "mwg", "ofn", "bygwth|fygwth", "heddlu", "trywanu|nhrywanu", "gwreichion",
         "llifogydd", "llifo",
     ],
     "cond:care_kit": [
         "pull cord|cords", "pullcord", "emergency cord|alarm|button|pendant", "alarm cord|pendant", "lifeline", "careline", "telecare",
-        "warden call|alarm", "call system", "alarm system", "pendant", "stairlift|stairlifts", "stair lift", "hoist", "profiling bed", "stair-lift",
+        "warden call|alarm", "call system", "alarm system", "pendant", "stairlift|stairlifts", "stair lift", "hoist", "profiling bed", "stair-lift", "lifft grisiau",
         "oxygen", "concentrator", "dialysis", "sensor", "door alarm", "through-floor lift", "vibrating pad", "flashing doorbell",
         "smoke alarm|alarms|detector|detectors", "fire alarm|alarms", "ramp", "only lift", "wheelchair lift", "lift with wheelchair",
     ],
     "cond:kit_down": [
         "broken", "broke", "not working", "n't working", "isn't working", "stopped working", "stopped", "down", "removed", "taken down",
         "taken away", "not connected", "disconnected", "stuck", "failed", "faulty", "dead", "out of order|action|service",
-        "not been working", "cut off", "no power", "ran|run out", "will run out",
+        "not been working", "cut off", "no power", "ran|run out", "will run out", "wedi torri",
     ],
     "cond:partner": ["partner|ex|husband|boyfriend|wife|girlfriend|ex-partner|ex-husband|ex-boyfriend|fiance|bf|hubby"],
     "cond:abuse_act": [
@@ -260,6 +262,8 @@ PATTERNS: dict[str, list[str]] = {
     "urg:self_harm_extra": [
         "want|wish it all to stop|end", "no reason to live", "not worth living", "don't|dont want to wake up",
         "tablets saved", "take all my pills|tablets", "jump off|from",
+        "don't|dont|do+not|can't|cant see the|any point in anything|living|life|going+on|carrying+on|it+anymore",
+        "no point in anything|living|life|going+on",
         "nothing left to live", "no point anymore|any+more",
     ],
     "cond:no_heat": [
@@ -268,7 +272,8 @@ PATTERNS: dict[str, list[str]] = {
         "cold water only", "freezing", "frozen", "no radiators", "radiators cold|not", "stone cold",
         "heating is|was|'s|has+been off", "heating off", "heating not coming on", "heating won't|wont|doesn't|isn't come+on|work|working",
         "heaters|heater don't|dont|doesn't|won't|not work|working", "storage heaters", "no heat", "without heating|heat",
-        "degrees", "in her|his|my|their coat|coats", "wrapped in blankets", "boiling kettles", "kettle to wash", "communal heating",
+        "degrees", "in her|his|my|their coat|coats", "wrapped in blankets", "like an? oven|ovens|sauna", "too hot",
+        "overheating", "sweltering", "heatwave", "boiling hot", "boiling kettles", "kettle to wash", "communal heating",
         "radiators don't|dont|won't get warm|work|heat+up",
     ],
     "cond:vulnerable": [
@@ -281,16 +286,25 @@ PATTERNS: dict[str, list[str]] = {
         "hypothermia", "medical condition", "health condition", "sickle cell", "arthritis", "just had surgery",
         "operation", "immunocompromised", "carer", "carers", "over 65|70|75|80|85|90", "sheltered", "extra care",
         "heart failure|attack", "dialysis", "oxygen", "lives alone", "on her|his own", "on my own", "frail", "autistic",
+        "small|little|young son|daughter|child|children|kids|boy|girl|one|ones", "diabetes", "heart problems|problem",
     ],
     "cond:gas_word": ["gas|gaz|gass"],
+    "cond:heat_word": ["heating|boiler|radiators|radiator|heater|heaters|storage+heaters|hot+water|gwres|boeler"],
+    "cond:heat_fail": [
+        "broken|broke|stopped|failed|died|dead|off|cold|bust|kaput|leaking", "not|n't|still+not|never work|working|come+on|get+warm|heat+up",
+        "packed up|in", "gone off|out", "wedi torri", "ddim yn gweithio",
+    ],
+    "cond:lift": ["lift|lifts|elevator|lift's"],
+    "cond:trapped": ["stuck|trapped|inside|in+it"],
     "cond:smell": ["smell*|smelt|stink*|whiff|hiss*|odour|odor|reek*"],
     "cond:water": ["water|leak|leaking|leaks|dripping|drip|drips|wet|soaked|flooding|pouring"],
     "cond:electric": ["socket|sockets|plug|plugs|fuse|fusebox|electrics|electric|electrical|wiring|wires|bulb|light+fitting|light+switch|lights|light|heater|extension"],
-    "cond:mould": ["mould|mold|mouldy|moldy|damp|fungus|condensation|mildew"],
+    "cond:mould": ["mould|mold|mouldy|moldy|damp|fungus|condensation|mildew|llwydni|lleithder"],
     "cond:health": [
         "cough*", "asthma*", "chest infection|infections|problems", "chesty", "breathing", "breathe", "wheez*",
         "inhaler", "hospital", "a&e", "gp|doctor|doctors|dr says|said|has|told", "ill", "sick", "poorly", "infection",
         "respiratory", "lungs", "allergic", "allergy", "allergies", "health", "rash", "eczema", "bronch*", "pneumonia",
+        "pesychu", "peswch", "meddyg",
         "making us|him|her|them|me ill|sick|poorly", "making my son|daughter|kids|baby|children|son's|daughter's ill|sick|poorly|asthma|chest", "affecting my|our|his|her health|breathing|chest",
     ],
     # --- advocates ------------------------------------------------------------
@@ -527,6 +541,10 @@ def normalise(text: str) -> str:
     return lowered.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
 
 
+# The label of a hit that is the whole message being in another language (not a phrase in it).
+WRITTEN_IN = "adj:written_in"
+
+
 class Hit(NamedTuple):
     """One rule match: what it is evidence for, and where (characters of the text analysed)."""
 
@@ -546,6 +564,7 @@ class RuleResult:
     adjustments: dict[str, list[Hit]] = field(default_factory=dict)
     dates: DateReading | None = None
     legal_threat_only: bool = False
+    written_in: str | None = None  # a language other than English or Welsh the message is written in
     tokens: list[str] = field(default_factory=list)  # features for the model
 
     def labels(self, label: str) -> list[Hit]:
@@ -690,6 +709,16 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
         pair = _near(by_label["cond:water"], by_label["cond:electric"], 80)
         if pair:
             by_label.setdefault("urg:electrics", []).extend(pair)
+    if "cond:heat_word" in by_label and "cond:heat_fail" in by_label:
+        pair = _near(by_label["cond:heat_word"], by_label["cond:heat_fail"], 40)
+        if pair:
+            by_label.setdefault("cond:no_heat", []).extend(pair)
+    if "cond:lift" in by_label and "cond:trapped" in by_label:
+        pair = _near(by_label["cond:lift"], by_label["cond:trapped"], 40)
+        if pair:
+            by_label.setdefault("urg:danger", []).extend(pair)
+    if "cond:gas_word" in by_label and len(lower.split()) <= 4:
+        by_label.setdefault("urg:gas", []).extend(by_label["cond:gas_word"][:1])  # a one-word "gas!!"
     tokens.update(label for label in by_label if label.startswith("urg:"))
     for kind in URGENT_KINDS:
         hits = by_label.get(f"urg:{kind}")
@@ -721,6 +750,9 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     for language, hit in languages.items():
         result.adjustments[f"interpreter:{language}"] = [hit]
         tokens.add("a:interpreter")
+        if hit.label == WRITTEN_IN:
+            result.written_in = language
+            tokens.add("a:written_in_other_language")
     result.tokens = sorted(tokens)
     return result
 
@@ -826,7 +858,7 @@ def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) 
         elif not found:
             language = written_language(text, words)
             if language:
-                found[language] = Hit("adj:interpreter", 0, min(len(text), 40))
+                found[language] = Hit(WRITTEN_IN, 0, min(len(text), 40))
     if interpreter_cue and not found:
         for word, idx in tokens:
             if word in _LANG_SET and word != "polish":

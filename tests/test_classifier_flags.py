@@ -186,3 +186,12 @@ def test_result_carries_the_model_version_and_calibrated_probabilities():
     assert abs(sum(triage.probabilities.values()) - 1.0) < 1e-3
     assert 0.0 <= triage.confidence <= 1.0
     assert triage.needs_review == (triage.confidence < classifier.decide.REVIEW_THRESHOLD)
+
+
+def test_a_message_in_a_language_the_model_cannot_read_goes_to_a_person():
+    triage = classify(
+        "Bună ziua, în apartamentul meu nu este apă caldă de trei zile. Vă rog să trimiteți pe cineva.",
+        RECEIVED,
+    )
+    assert "interpreter:romanian" in triage.adjustments
+    assert triage.needs_review
