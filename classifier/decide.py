@@ -42,7 +42,7 @@ REVIEW_THRESHOLD = 0.70
 # for -0.3 points of macro-F1.
 COMPLAINT_FLOOR = 0.40
 # Flag thresholds for the two binary heads: low, because a missed risk costs more than a look.
-URGENT_THRESHOLD = 0.10
+URGENT_THRESHOLD = 0.08
 ADVOCATE_THRESHOLD = 0.5
 # An exclusion the model is less sure of than this falls back to complaint when the rules found no
 # exclusion cue, or only a threat of court, or an issue that is still going on. In per-source
