@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email
 import email.header
+import email.parser
 import email.policy
 import hashlib
 import logging
@@ -431,7 +432,12 @@ def _text_of(plain: list[str], html: list[str]) -> str:
 
 def parse_email(raw: bytes, settings: Settings, *, received_at: datetime | None = None) -> InboundMessage:
     """Turn one raw RFC 5322 message into the neutral shape. Raises ValueError if it has no sender."""
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        too_deep = False
+    except RecursionError:  # MIME nested thousands deep: read the headers, keep the rest as text
+        msg = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw, headersonly=True)
+        too_deep = True
     from_name, from_address = parseaddr(_header(msg, "From"))
     if not from_address or "@" not in from_address:
         from_address = parseaddr(_header(msg, "Sender") or _header(msg, "Return-Path"))[1]
@@ -451,7 +457,15 @@ def parse_email(raw: bytes, settings: Settings, *, received_at: datetime | None 
         # No Message-ID: key it by its content, so the same mail delivered twice is still one message.
         message_id = f"<sha256-{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid>"
 
-    plain, html, attachments, attached = _walk_content(msg, settings.max_attachment_bytes)
+    if not too_deep:
+        try:
+            plain, html, attachments, attached = _walk_content(msg, settings.max_attachment_bytes)
+        except RecursionError:
+            too_deep = True
+    if too_deep:
+        log.warning("MIME structure nested too deeply to read; keeping the message as plain text")
+        text = raw.split(b"\r\n\r\n", 1)[-1] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[-1]
+        plain, html, attachments, attached = [decode_bytes(text[:MAX_RAW_BODY_CHARS], None)], [], [], []
     full_text = _text_of(plain, html)
     meta: dict[str, object] = {"from": meta_from} if meta_from else {}
     sender, sender_name = from_address.lower(), from_name
@@ -489,6 +503,8 @@ def parse_email(raw: bytes, settings: Settings, *, received_at: datetime | None 
         body = full_text.strip()  # all quote, or a one-line reply above a signature marker: keep it all
 
     reason = automatic_reason(msg, settings.mail_domain, settings.mail_from)
+    if too_deep:
+        meta["unreadable_structure"] = True
     if reason:
         meta["automatic_reason"] = reason
     date_header = _header(msg, "Date")

@@ -335,3 +335,35 @@ def test_the_corpus_photo_is_a_real_jpeg():
     raw = (CORPUS / "forward_as_attachment.eml").read_text()
     chunk = raw.split('filename="garden.jpg"')[1].split("\n\n", 1)[1].split("--inner--")[0]
     assert base64.b64decode(chunk).startswith(b"\xff\xd8")
+
+
+def test_mime_nested_thousands_deep_is_kept_as_text_not_a_crash(settings):
+    depth = 3000
+    raw = "From: a@example.com\r\nSubject: deep\r\nMessage-ID: <deep@example.com>\r\nMIME-Version: 1.0\r\n"
+    for level in range(depth):
+        raw += f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n--b{level}\r\n'
+    raw += "Content-Type: text/plain\r\n\r\nThe roof is leaking.\r\n"
+    raw += "".join(f"--b{level}--\r\n" for level in reversed(range(depth)))
+    message = parse_email(raw.encode(), settings)
+    assert message.sender == "a@example.com"
+    assert "The roof is leaking." in message.raw_body
+    assert message.meta["unreadable_structure"] is True
+
+
+def test_damaged_and_random_input_never_crashes_the_parser(settings):
+    import random
+
+    rng = random.Random(7)
+    files = sorted(CORPUS.glob("*.eml"))
+    for _ in range(300):
+        raw = bytearray(rng.choice(files).read_bytes())
+        if rng.random() < 0.5:
+            raw = raw[: rng.randrange(len(raw))]
+        for _ in range(rng.randrange(30)):
+            if raw:
+                raw[rng.randrange(len(raw))] = rng.randrange(256)
+        try:
+            message = parse_email(bytes(raw), settings)
+        except ValueError:
+            continue  # no sender left: refused with a reason
+        assert isinstance(message.body, str) and message.provider_message_id
