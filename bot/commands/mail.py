@@ -65,6 +65,9 @@ def import_mail(
     if engine is None:
         engine = make_engine(settings.effective_database_url)
         upgrade(engine)
+    from intake.events import install_case_event_hooks
+
+    install_case_event_hooks(engine, settings.webhook_urls)  # cases opened by imported mail tell the HMS too
     handle = handle or _handler(settings, engine)
     total, messages = iter_mail(path)
     counts: Counter = Counter()
@@ -127,6 +130,9 @@ def register(app: typer.Typer) -> None:
         engine = make_engine(settings.effective_database_url)
         with friendly_errors():
             upgrade(engine)
+            from intake.events import install_case_event_hooks
+
+            install_case_event_hooks(engine, settings.webhook_urls)
             handle = _handler(settings, engine)
             try:
                 controller = start_listener(settings, engine, handle)
