@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -119,7 +118,3 @@ def summary_line(result: dict) -> str:
     keys = ("n", "accuracy", "macro_f1", "complaint_recall", "complaint_precision", "exclusion_reason_accuracy",
             "urgent_recall", "urgent_precision", "advocate_f1", "adjustments_f1")  # fmt: skip
     return " ".join(f"{k}={result.get(k)}" for k in keys)
-
-
-def dumps(rows: dict[str, dict]) -> str:
-    return "".join(json.dumps(r) + "\n" for r in rows.values())

@@ -567,9 +567,6 @@ class RuleResult:
     written_in: str | None = None  # a language other than English or Welsh the message is written in
     tokens: list[str] = field(default_factory=list)  # features for the model
 
-    def labels(self, label: str) -> list[Hit]:
-        return [h for h in self.hits if h.label == label]
-
 
 def _merge(by_label: dict[str, list[Hit]], into: str, extra: str) -> None:
     if extra in by_label:
