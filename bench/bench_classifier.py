@@ -49,18 +49,20 @@ def bench_load() -> tuple[float, float]:
     return load, wall
 
 
-def bench_single(sample, repeat: int = 1) -> list[float]:
+def bench_single(sample, repeat: int = 1) -> tuple[list[float], list[float]]:
+    """Per-message (wall, CPU) seconds. CPU time is steadier when other work shares the machine."""
     from classifier import classify
 
     for text, received in sample[:50]:
         classify(text, received)  # warm caches
-    timings = []
+    wall, cpu = [], []
     for _ in range(repeat):
         for text, received in sample:
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             classify(text, received)
-            timings.append(time.perf_counter() - t0)
-    return timings
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
+    return sorted(wall), sorted(cpu)
 
 
 def bench_cli_memory(sample) -> tuple[float, float]:
@@ -96,17 +98,22 @@ def main() -> None:
     print(
         f"messages: {len(sample)} (held-out texts, mean {mean_len:.0f} characters); python {sys.version.split()[0]}"
     )
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall-clock figures suffer above that)"
+    )
 
     load, cold = bench_load()
     print(f"model load (read the file, build the rule matchers): {load * 1000:.0f} ms   [target <= 1000 ms]")
     print(f"cold start of a fresh process incl. importing numpy, spaCy, joblib: {cold * 1000:.0f} ms")
 
-    timings = sorted(bench_single(sample[:2000], repeat=2))
-    p50 = timings[len(timings) // 2] * 1000
-    p99 = timings[int(len(timings) * 0.99)] * 1000
-    print(
-        f"one message: p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {timings[-1] * 1000:.1f} ms   [targets p50 <= 1, p99 <= 5]"
-    )
+    wall, cpu = bench_single(sample[:2000], repeat=2)
+    for name, timings in (("wall", wall), ("CPU", cpu)):
+        p50 = timings[len(timings) // 2] * 1000
+        p99 = timings[int(len(timings) * 0.99)] * 1000
+        top = timings[-1] * 1000
+        print(
+            f"one message ({name}): p50 {p50:.3f} ms, p99 {p99:.3f} ms, max {top:.1f} ms   [p50 <= 1, p99 <= 5]"
+        )
 
     from classifier import classify
 
