@@ -90,19 +90,27 @@ class Case(SQLModel, table=True):
     version: int = 1  # bumped on every staff change; a stale version means someone else got there first
 
 
-# Indexes behind the staff console's queues (migration 0003_console_indexes).
+# Indexes behind the staff console's queues (migrations 0003_console and 0003_console_b).
 Index(
     "ix_case_queue_review",
     Case.received_at,
+    Case.id,
     Case.status,
     sqlite_where=text("needs_review = 1"),
     postgresql_where=text("needs_review"),
 )
-Index("ix_case_queue_urgent", Case.received_at, Case.status, sqlite_where=text("urgent = 1"), postgresql_where=text("urgent"))
-Index("ix_case_queue_category", Case.category, Case.received_at, Case.status, Case.channel)
-Index("ix_case_queue_acknowledge", Case.status, Case.acknowledge_by)
-Index("ix_case_queue_due", Case.status, Case.response_due)
-Index("ix_case_received_at", Case.received_at)
+Index(
+    "ix_case_queue_urgent",
+    Case.received_at,
+    Case.id,
+    Case.status,
+    sqlite_where=text("urgent = 1"),
+    postgresql_where=text("urgent"),
+)
+Index("ix_case_queue_category", Case.category, Case.received_at, Case.id, Case.status, Case.channel)
+Index("ix_case_queue_acknowledge", Case.status, Case.acknowledge_by, Case.id)
+Index("ix_case_queue_due", Case.status, Case.response_due, Case.id)
+Index("ix_case_received_at", Case.received_at, Case.id)
 
 
 class CaseStage(SQLModel, table=True):
