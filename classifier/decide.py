@@ -51,6 +51,13 @@ ADVOCATE_THRESHOLD = 0.5
 _WEAK_EXCLUSION = 0.5
 # Urgent kinds too often said of the past ("the flood last year") to set the flag without the model.
 SOFT_URGENT_KINDS = ("flood", "structural")
+# Too short to carry an exclusion cue the rules could miss ("I want to complain"): without a rule
+# cue, a short message is never an exclusion (guide rule 3).
+SHORT_MESSAGE_WORDS = 12
+# A bare conversational answer has nothing actionable in it yet (guide rule 5): `other`.
+BARE_ANSWERS = frozenset(
+    "no nope nah n yes yeah yep yup y ok okay k kk sure fine right maybe dunno".split()
+)
 MAX_EVIDENCE = 8
 
 
@@ -106,6 +113,9 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
     evidence: list[Evidence] = []
     reason: str | None = None
     dates = rules.dates
+    if _is_bare_answer(rules_view.text) and not (rules.urgent or rules.exclusion_cues or rules.adjustments):
+        category = "other"
+        confidence = max(float(probabilities[CATEGORIES.index("other")]), 0.9)
 
     if category == "exclusion":
         reason_probs = heads["reason"]
@@ -116,7 +126,8 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
         threat_only = reason == "legal_proceedings" and rules.legal_threat_only
         still_going = reason == "out_of_time" and dates is not None and dates.ongoing and not dates.ended
         no_cue = not rules.exclusion_cues
-        if (threat_only or still_going or no_cue) and confidence < _WEAK_EXCLUSION:
+        short = len(rules_view.text.split()) < SHORT_MESSAGE_WORDS
+        if (threat_only or still_going or no_cue) and (confidence < _WEAK_EXCLUSION or (no_cue and short)):
             # Guide rule 3: without a clear cue (none at all, only a threat to sue, or an old issue
             # that is still happening) a doubtful exclusion stays a complaint.
             category, reason = "complaint", None
@@ -171,6 +182,11 @@ def decide(model: CompiledModel, text: str, received_at: date | None = None) -> 
         model_version=model.metadata.get("version", ""),
         probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities, strict=True)},
     )
+
+
+def _is_bare_answer(text: str) -> bool:
+    words = re.findall(r"[a-z]+", text.lower())
+    return 0 < len(words) <= 2 and all(word in BARE_ANSWERS for word in words)
 
 
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
