@@ -89,7 +89,7 @@ def _first_name(name: str | None) -> str:
 def _shorten(text: str | None, limit: int) -> str:
     text = " ".join((text or "").split())
     if len(text) <= limit:
-        return text
+        return text.rstrip(" .!?;:,")  # the template ends the sentence itself
     return text[: max(0, limit - 3)].rsplit(" ", 1)[0].rstrip(",.;:") + "..."
 
 

@@ -134,3 +134,10 @@ def test_an_sms_acknowledgement_with_many_adjustments_and_a_representative_fits(
     body = letter(session, policy, case, "acknowledgement", "sms")
     assert sms_segments(body) <= 2, body
     assert case.reference in body and "deaf/BSL" in body and "resident's OK" in body
+
+
+def test_an_sms_sentence_never_ends_with_two_full_stops(session, complaint):
+    policy, case = complaint
+    case.summary = "Nobody came last Tuesday."
+    body = letter(session, policy, case, "acknowledgement", "sms")
+    assert "Nobody came last Tuesday." in body and ".." not in body.replace("...", "")
