@@ -248,6 +248,7 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--app", default="bot.app:create_app", help="app factory to serve (for experiments)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the server and database on TERM
 
@@ -287,7 +288,7 @@ def main() -> int:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "bot.app:create_app",
+                args.app,
                 "--factory",
                 "--host",
                 "127.0.0.1",
@@ -302,7 +303,7 @@ def main() -> int:
                 "75",
             ],
             cwd=ROOT,
-            env=env,
+            env={**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))},
             start_new_session=True,
         )
         base_url = f"http://127.0.0.1:{port}"
