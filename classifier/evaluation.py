@@ -30,6 +30,8 @@ def load_scorer(path: Path | None = None):
 
 
 def prediction_row(example_id: str, triage) -> dict:
+    """What `triage classify` writes for one message (the shape score_triage.py reads)."""
+    # Built by hand rather than with dataclasses.asdict, which deep-copies and costs more than classifying.
     return {
         "id": example_id,
         "category": triage.category,
@@ -39,6 +41,7 @@ def prediction_row(example_id: str, triage) -> dict:
         "advocate": triage.advocate,
         "adjustments": list(triage.adjustments),
         "needs_review": triage.needs_review,
+        "evidence": [{"start": e.start, "end": e.end, "label": e.label, "text": e.text} for e in triage.evidence],
     }
 
 

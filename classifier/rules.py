@@ -25,6 +25,7 @@ from typing import NamedTuple
 from spacy.attrs import IDX, LENGTH
 
 from classifier.dates import DateReading, read_dates
+from classifier.types import ADJUSTMENT_CODES
 
 # ---------------------------------------------------------------------------
 # Cue phrases, by label. Keep them general: the classifier is judged on
@@ -425,17 +426,7 @@ _WELSH_DISTINCT = frozenset(
 )
 
 # fmt: on
-ADJUSTMENT_LABELS = (
-    "deaf",
-    "sight_loss",
-    "dyslexia",
-    "learning_disability",
-    "cognitive",
-    "mental_health",
-    "mobility",
-    "phone_only",
-    "written_only",
-)  # fmt: skip
+ADJUSTMENT_LABELS = ADJUSTMENT_CODES  # the closed list of TRIAGE_GUIDE.md
 URGENT_KINDS = ("gas", "fire", "flood", "electrics", "structural", "violence", "self_harm", "domestic_abuse",
                 "care_equipment", "danger")  # fmt: skip
 # Hazard words that only add to the model's view: alone they do not set `urgent`.

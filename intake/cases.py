@@ -11,12 +11,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from classifier.types import Triage
-from intake.models import Adjustment, Advocate, AuditEvent, Case, CaseStage, Contact, uk_date, utcnow
+from intake.db import increment
+from intake.models import (
+    Adjustment,
+    Advocate,
+    AuditEvent,
+    Case,
+    CaseStage,
+    Contact,
+    ReferenceCounter,
+    uk_date,
+    utcnow,
+)
 from intake.policy import Policy
 
 REFERENCE_PREFIX = {
@@ -40,25 +49,9 @@ QUEUE_OF_CATEGORY = {
 
 def next_reference(session: Session, category: str, year: int) -> str:
     """CMP-2026-000123: a per-prefix, per-year counter that is safe under concurrent writers."""
-    from intake.models import ReferenceCounter
-
     prefix = REFERENCE_PREFIX[category]
-    table = ReferenceCounter.__table__
-    for _ in range(5):
-        result = session.execute(
-            update(table)
-            .where(table.c.prefix == prefix, table.c.year == year)
-            .values(last_number=table.c.last_number + 1)
-            .returning(table.c.last_number)
-        ).first()
-        if result is not None:
-            return f"{prefix}-{year}-{result[0]:06d}"
-        try:
-            with session.begin_nested():
-                session.execute(insert(table).values(prefix=prefix, year=year, last_number=0))
-        except IntegrityError:
-            pass  # another writer created the counter first; take the next number from it
-    raise RuntimeError("could not allocate a case reference")
+    number = increment(session, ReferenceCounter.__table__, {"prefix": prefix, "year": year}, "last_number")
+    return f"{prefix}-{year}-{number:06d}"
 
 
 def audit(

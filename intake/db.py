@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Table, event, insert, update
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
 
 
@@ -54,3 +55,22 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def increment(session: Session, table: Table, key: dict, column: str) -> int:
+    """Add one to `column` of the row matching `key`, creating the row (at 1) if there is none.
+    Safe when several processes do it at once: returns this writer's own new value."""
+    where = [table.c[name] == value for name, value in key.items()]
+    for _ in range(5):
+        row = session.execute(
+            update(table).where(*where).values({column: table.c[column] + 1}).returning(table.c[column])
+        ).first()
+        if row is not None:
+            return row[0]
+        try:
+            with session.begin_nested():
+                session.execute(insert(table).values({**key, column: 1}))
+            return 1
+        except IntegrityError:
+            pass  # another writer created the row first: take the next value from it
+    raise RuntimeError(f"could not increment {table.name}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from intake.db import increment
 from intake.models import RateLimitBucket, utcnow
 
 
@@ -18,28 +18,8 @@ def hit(engine: Engine, key: str, limit: int, window: timedelta = timedelta(minu
     seconds = int(window.total_seconds())
     window_start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
     table = RateLimitBucket.__table__
-    key = key[:200]
     with Session(engine) as session:
-        result = session.execute(
-            update(table)
-            .where(table.c.key == key, table.c.window_start == window_start)
-            .values(count=table.c.count + 1)
-            .returning(table.c.count)
-        ).first()
-        if result is None:
-            try:
-                with session.begin_nested():
-                    session.execute(insert(table).values(key=key, window_start=window_start, count=1))
-                count = 1
-            except IntegrityError:
-                count = session.execute(
-                    update(table)
-                    .where(table.c.key == key, table.c.window_start == window_start)
-                    .values(count=table.c.count + 1)
-                    .returning(table.c.count)
-                ).scalar_one()
-        else:
-            count = result[0]
+        count = increment(session, table, {"key": key[:200], "window_start": window_start}, "count")
         if count == 1:  # first hit of a window: tidy away windows that have ended
             session.execute(delete(table).where(table.c.window_start < window_start - window))
         session.commit()

@@ -55,23 +55,6 @@ def _bad(record_id, message: str):
     raise exc
 
 
-def result_row(record_id, triage) -> dict:
-    # Built by hand rather than with dataclasses.asdict, which deep-copies and costs more than classifying.
-    return {
-        "id": record_id,
-        "category": triage.category,
-        "confidence": triage.confidence,
-        "exclusion_reason": triage.exclusion_reason,
-        "urgent": triage.urgent,
-        "advocate": triage.advocate,
-        "adjustments": list(triage.adjustments),
-        "needs_review": triage.needs_review,
-        "evidence": [
-            {"start": e.start, "end": e.end, "label": e.label, "text": e.text} for e in triage.evidence
-        ],
-    }
-
-
 def _progress(enabled: bool):
     if not enabled:
         return None
@@ -96,6 +79,7 @@ def _progress(enabled: bool):
 def classify_stream(stdin, stdout, stderr, show_progress: bool = False) -> tuple[int, int]:
     """Classify JSON Lines from `stdin` (bytes) to `stdout` (text), in order. Returns (ok, errors)."""
     from classifier import classify
+    from classifier.evaluation import prediction_row
 
     ok = errors = 0
     progress = _progress(show_progress)
@@ -106,7 +90,7 @@ def classify_stream(stdin, stdout, stderr, show_progress: bool = False) -> tuple
                 continue
             try:
                 record_id, text, received_at = parse_line(raw.rstrip(b"\r\n"))
-                row = result_row(record_id, classify(text, received_at))
+                row = prediction_row(record_id, classify(text, received_at))
                 ok += 1
             except BadLine as exc:
                 record_id = getattr(exc, "record_id", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
@@ -13,7 +13,7 @@ from bot.commands import fail, friendly_errors
 from bot.commands.deadlines import parse_date
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
