@@ -10,7 +10,17 @@ from sqlmodel import Session, select
 
 from intake.db import make_engine
 from intake.models import Outbox, utcnow
-from intake.outbox import PARKED, PENDING, SENT, Dispatcher, SendError, SendResult, backoff, enqueue, record_delivery
+from intake.outbox import (
+    PARKED,
+    PENDING,
+    SENT,
+    Dispatcher,
+    SendError,
+    SendResult,
+    backoff,
+    enqueue,
+    record_delivery,
+)
 
 
 def add_messages(engine, count, channel="sms"):

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime
 
-from sqlmodel import select
-
 from intake.cases import NewCase, acknowledge, current_stage, open_case
 from intake.models import CaseStage
 from intake.policy import parse_policy
