@@ -157,15 +157,24 @@ class InboundPipeline:
         message_id, stored_now = self.store(inbound)
         return InboundResult(duplicate=not stored_now, message_id=message_id)
 
-    def process_pending(self, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
-        """Process stored, unprocessed messages (a crashed first attempt, or ones `accept`ed),
-        oldest first. Returns how many this call processed."""
+    def process_pending(
+        self,
+        older_than: timedelta = timedelta(seconds=30),
+        limit: int = 500,
+        deferred_channels: tuple[str, ...] = (),
+    ) -> int:
+        """Process stored, unprocessed messages oldest first: those older than `older_than` (a
+        first attempt that crashed) and, at once, any on `deferred_channels` (stored by `accept`
+        for a worker to answer). Returns how many this call processed."""
         cutoff = utcnow() - older_than
         now = time.monotonic()
+        due = Message.created_at <= cutoff
+        if deferred_channels:
+            due = due | Message.channel.in_(deferred_channels)
         with Session(self.engine) as session:
             ids = session.exec(
                 select(Message.id)
-                .where(Message.direction == "in", Message.processed.is_(False), Message.created_at <= cutoff)
+                .where(Message.direction == "in", Message.processed.is_(False), due)
                 .order_by(Message.id)
                 .limit(limit)
             ).all()
@@ -197,16 +206,22 @@ class InboundPipeline:
         return closed
 
     def run_worker(
-        self, should_stop=lambda: False, idle_sleep: float = 0.2, sweep_every: float = 300.0
+        self,
+        should_stop=lambda: False,
+        idle_sleep: float = 0.2,
+        sweep_every: float = 300.0,
+        grace: timedelta = timedelta(seconds=10),
     ) -> None:
-        """Process `accept`ed (and crashed) messages until `should_stop()`, and every few
-        minutes open unfinished complaints for staff. Several workers may run."""
+        """Process `accept`ed messages at once, and crashed ones after `grace` (so the request
+        that is handling a message right now keeps it); every few minutes open unfinished
+        complaints for staff. Several workers may run."""
+        deferred = ("sms",) if self.settings.sms_replies_from_worker else ()
         next_sweep = time.monotonic()
         while not should_stop():
             if time.monotonic() >= next_sweep:
                 self.close_abandoned()
                 next_sweep = time.monotonic() + sweep_every
-            if not self.process_pending(older_than=timedelta(0)):
+            if not self.process_pending(older_than=grace, deferred_channels=deferred):
                 time.sleep(idle_sleep)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
@@ -10,6 +11,9 @@ from sqlmodel import Session
 
 from intake.db import increment
 from intake.models import RateLimitBucket, utcnow
+
+
+SWEEP_CHANCE = 0.01
 
 
 def hit(engine: Engine, key: str, limit: int, window: timedelta = timedelta(minutes=1), now: datetime | None = None) -> bool:
@@ -21,6 +25,10 @@ def hit(engine: Engine, key: str, limit: int, window: timedelta = timedelta(minu
     with Session(engine) as session:
         count = increment(session, table, {"key": key[:200], "window_start": window_start}, "count")
         if count == 1:  # first hit of a window: tidy away windows that have ended
-            session.execute(delete(table).where(table.c.window_start < window_start - window))
+            ended = table.c.window_start < window_start - window
+            # This key's old windows by its primary key; everyone's only now and then (a full scan).
+            session.execute(delete(table).where(table.c.key == key[:200], ended))
+            if random.random() < SWEEP_CHANCE:
+                session.execute(delete(table).where(ended))
         session.commit()
     return count <= limit

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str = ""
     twilio_api_base_url: str = Field(default="", description="Override Twilio's API host (tests, proxies)")
     twilio_webhook_url: str = Field(default="", description="Public URL Twilio signs; default public_base_url + path")
+    sms_replies_from_worker: bool = Field(
+        default=False,
+        description="Store texts in the webhook and answer them from `triage worker` (for heavy SMS traffic)",
+    )
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

@@ -311,7 +311,10 @@ def process_inbound(request: Request, handle: InboundHandler, message: InboundMe
             "SMS from %s over the per-number rate limit: stored, not answered", mask_phone(message.sender)
         )
         message = replace(message, automatic=True, meta={**message.meta, "rate_limited": True})
-    result = handle(message)
+    if settings.sms_replies_from_worker and hasattr(handle, "accept"):
+        result = handle.accept(message)  # stored; a worker answers it (the reply goes by the outbox anyway)
+    else:
+        result = handle(message)
     return {"duplicate": result.duplicate, "message_id": result.message_id}
 
 

@@ -242,3 +242,26 @@ def test_over_the_per_number_limit_words_are_kept_on_the_conversation_but_not_an
         ).first()
         assert last.body == "hello?? anyone" and last.meta["rate_limited"] is True and last.processed
         assert last.conversation_id is not None
+
+
+def test_with_replies_from_the_worker_the_webhook_only_stores_and_the_worker_answers(
+    sms_settings, engine, monkeypatch
+):
+    from datetime import timedelta as td
+
+    from bot.app import create_app
+
+    deferred = sms_settings.model_copy(update={"sms_replies_from_worker": True})
+    app = create_app(deferred, engine=engine, classify=fake_classify)
+    with TestClient(app) as client:
+        phone = Phone(client, monkeypatch)
+        phone.text("The repair is still not fixed and nobody came")
+        phone.text("The repair is still not fixed and nobody came", sid="SM" + "1".rjust(32, "0"))  # a retry
+        assert counts(engine) == {"Message": 1, "Case": 0, "Outbox": 0}  # stored, not yet answered
+        handler = app.state.inbound_handler
+        # A web or email message being handled by its own request is left alone for the grace period.
+        assert handler.process_pending(older_than=td(seconds=10), deferred_channels=()) == 0
+        assert handler.process_pending(older_than=td(seconds=10), deferred_channels=("sms",)) == 1
+        assert handler.process_pending(older_than=td(seconds=10), deferred_channels=("sms",)) == 0
+    replies = outbox(engine)
+    assert len(replies) == 1 and "complaint" in replies[0].body
