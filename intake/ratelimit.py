@@ -12,7 +12,6 @@ from sqlmodel import Session
 from intake.db import increment
 from intake.models import RateLimitBucket, utcnow
 
-
 SWEEP_CHANCE = 0.01
 
 
