@@ -229,6 +229,31 @@ def check_database(url: str, sent_forms: list[dict[str, str]], accepted: set[str
     return problems
 
 
+def wait_until_processed(url: str, timeout: float) -> float:
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from intake.db import make_engine
+    from intake.models import Message
+
+    engine = make_engine(url)
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < timeout:
+            with Session(engine) as session:
+                left = session.exec(
+                    select(func.count()).select_from(Message).where(
+                        Message.direction == "in", Message.processed.is_(False)
+                    )
+                ).one()
+            if not left:
+                break
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    return time.monotonic() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -247,6 +272,11 @@ def main() -> int:
         default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
+    parser.add_argument(
+        "--replies-from-worker",
+        action="store_true",
+        help="SMS_REPLIES_FROM_WORKER: webhooks only store; a `triage worker --no-send` process answers",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--app", default="bot.app:create_app", help="app factory to serve (for experiments)")
     args = parser.parse_args()
@@ -267,7 +297,7 @@ def main() -> int:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.set(database=name).render_as_string(hide_password=False)
-    server = None
+    server = background = None
     try:
         engine = make_engine(url)
         upgrade(engine)
@@ -283,6 +313,12 @@ def main() -> int:
             "DATA_DIR": str(ROOT / "data" / "bench"),
             "SECRET_KEY": "bench-secret-key",
         }
+        if args.replies_from_worker:
+            env["SMS_REPLIES_FROM_WORKER"] = "true"
+            background = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "worker", "--no-send"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -356,6 +392,9 @@ def main() -> int:
         )
         print(f"responses: {dict(statuses)}  errors: {errors}")
         time.sleep(1)
+        if args.replies_from_worker:
+            waited = wait_until_processed(url, timeout=300)
+            print(f"  the worker finished answering {waited:.1f} s after the load ended")
         problems = check_database(url, sent_forms, accepted)
         p99 = percentile(latencies, 99)
         if p99 > args.p99_ms:
@@ -365,6 +404,9 @@ def main() -> int:
         print("RESULT: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
         return 0 if not problems else 1
     finally:
+        if background is not None and background.poll() is None:
+            os.killpg(background.pid, signal.SIGTERM)
+            background.wait(timeout=20)
         if server is not None and server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             try:

@@ -109,8 +109,10 @@ def register(app: typer.Typer) -> None:
             stop.set()
 
     @app.command()
-    def worker() -> None:
-        """Background work for a scaled deployment: send queued messages and finish stored ones."""
+    def worker(
+        send: bool = typer.Option(True, help="Also send queued messages (or leave that to `triage dispatch`)."),
+    ) -> None:
+        """Background work for a scaled deployment: answer stored messages and send queued ones."""
         from intake.db import make_engine
         from intake.settings import get_settings
 
@@ -119,7 +121,7 @@ def register(app: typer.Typer) -> None:
         engine = make_engine(settings.effective_database_url)
         stop = threading.Event()
         threads = [start_conversation_worker(engine, settings, stop)]
-        if (sender_thread := start_dispatcher(engine, settings, stop)) is not None:
+        if send and (sender_thread := start_dispatcher(engine, settings, stop)) is not None:
             threads.append(sender_thread)
         typer.echo("Worker running. Press Ctrl+C to stop.")
         try:
