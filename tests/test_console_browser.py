@@ -5,7 +5,6 @@ README (docs/screenshots/console-*.png)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,10 +20,10 @@ from intake.migrate import upgrade
 from intake.models import Case, Correction, Outbox
 from intake.outbox import enqueue
 from intake.policy import load_policy
+from tests.browser import BROWSER_TESTS, SCREENSHOTS, chromium, serious_violations
+from tests.servers import free_port
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 XSS = '<script>alert(1)</script> and <img src=x onerror=alert(1)> and "><svg onload=alert(1)>'
 
 REVIEW_CASES = (
@@ -65,16 +64,7 @@ REVIEW_CASES = (
     ),
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +104,7 @@ def server(tmp_path_factory):
         letter.status, letter.attempts, letter.last_error = "parked", 6, "550 5.1.1 mailbox unavailable"
         session.commit()
         xss_cases = {"sms": sms.public_id, "email": email.public_id}
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         DATABASE_URL=url,
@@ -165,21 +155,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-gpu",
-            ],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -209,13 +186,8 @@ def open_section(page, title: str) -> None:
 
 
 def axe_check(page, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    serious = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-    assert not serious, f"{name}: " + "; ".join(
-        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes)" for v in serious
-    )
+    serious = serious_violations(page)
+    assert not serious, f"{name}: " + "; ".join(serious)
 
 
 def shot(page, name: str) -> None:
