@@ -38,7 +38,9 @@ def run(*args: str | Path, **kwargs) -> None:
 
 def setup() -> None:
     if sys.version_info[:2] != (3, 11):
-        sys.exit(f"Please run this with Python 3.11 (this is {sys.version.split()[0]}): python3.11 dev.py ...")
+        sys.exit(
+            f"Please run this with Python 3.11 (this is {sys.version.split()[0]}): python3.11 dev.py ..."
+        )
     if not PYTHON.exists():
         say("Creating the virtual environment in .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)

@@ -242,9 +242,9 @@ def wait_until_processed(url: str, timeout: float) -> float:
         while time.monotonic() - start < timeout:
             with Session(engine) as session:
                 left = session.exec(
-                    select(func.count()).select_from(Message).where(
-                        Message.direction == "in", Message.processed.is_(False)
-                    )
+                    select(func.count())
+                    .select_from(Message)
+                    .where(Message.direction == "in", Message.processed.is_(False))
                 ).one()
             if not left:
                 break
@@ -317,7 +317,10 @@ def main() -> int:
             env["SMS_REPLIES_FROM_WORKER"] = "true"
             background = subprocess.Popen(
                 [sys.executable, "-m", "bot.cli", "worker", "--no-send"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
         server = subprocess.Popen(
             [

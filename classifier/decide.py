@@ -55,9 +55,7 @@ SOFT_URGENT_KINDS = ("flood", "structural")
 # cue, a short message is never an exclusion (guide rule 3).
 SHORT_MESSAGE_WORDS = 12
 # A bare conversational answer has nothing actionable in it yet (guide rule 5): `other`.
-BARE_ANSWERS = frozenset(
-    "no nope nah n yes yeah yep yup y ok okay k kk sure fine right maybe dunno".split()
-)
+BARE_ANSWERS = frozenset("no nope nah n yes yeah yep yup y ok okay k kk sure fine right maybe dunno".split())
 MAX_EVIDENCE = 8
 
 

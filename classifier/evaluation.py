@@ -41,7 +41,9 @@ def prediction_row(example_id: str, triage) -> dict:
         "advocate": triage.advocate,
         "adjustments": list(triage.adjustments),
         "needs_review": triage.needs_review,
-        "evidence": [{"start": e.start, "end": e.end, "label": e.label, "text": e.text} for e in triage.evidence],
+        "evidence": [
+            {"start": e.start, "end": e.end, "label": e.label, "text": e.text} for e in triage.evidence
+        ],
     }
 
 

@@ -94,7 +94,9 @@ class NewCase:
     review_reason: str | None = None
 
 
-def open_case(session: Session, policy: Policy, contact: Contact | None, new: NewCase, actor: str = "bot") -> Case:
+def open_case(
+    session: Session, policy: Policy, contact: Contact | None, new: NewCase, actor: str = "bot"
+) -> Case:
     """Create the case with its deadlines and record it in the audit log.
 
     A possible exclusion that the landlord's policy does not use is opened as a complaint:
@@ -133,7 +135,9 @@ def open_case(session: Session, policy: Policy, contact: Contact | None, new: Ne
         triage_category=triage.category if triage else None,
         triage_confidence=triage.confidence if triage else None,
         triage_exclusion_reason=triage.exclusion_reason if triage else None,
-        triage_evidence=[vars(e) if not isinstance(e, dict) else e for e in triage.evidence] if triage else [],
+        triage_evidence=[vars(e) if not isinstance(e, dict) else e for e in triage.evidence]
+        if triage
+        else [],
         model_version=triage.model_version if triage else None,
     )
     if category in ("complaint", "exclusion"):
@@ -147,7 +151,9 @@ def open_case(session: Session, policy: Policy, contact: Contact | None, new: Ne
     session.add(case)
     session.flush()
     if category == "complaint":
-        session.add(CaseStage(case_id=case.id, stage=1, opened_on=received_on, acknowledge_by=case.acknowledge_by))
+        session.add(
+            CaseStage(case_id=case.id, stage=1, opened_on=received_on, acknowledge_by=case.acknowledge_by)
+        )
     for code, detail in new.adjustments:
         add_adjustment(session, case, contact, code, detail, source="classifier" if triage else "resident")
     audit(session, case, actor, "case.opened", after=case_snapshot(case))
@@ -197,7 +203,13 @@ def record_advocate(
         consent_at=utcnow() if consent == "given" else None,
     )
     session.add(advocate)
-    audit(session, case, actor, "advocate.recorded", after={"name": name, "relationship": relationship, "consent": consent})
+    audit(
+        session,
+        case,
+        actor,
+        "advocate.recorded",
+        after={"name": name, "relationship": relationship, "consent": consent},
+    )
     return advocate
 
 
@@ -221,7 +233,9 @@ def acknowledge(session: Session, policy: Policy, case: Case, on: date, actor: s
 def current_stage(session: Session, case: Case) -> CaseStage | None:
     if case.stage is None or case.id is None:
         return None
-    return session.exec(select(CaseStage).where(CaseStage.case_id == case.id, CaseStage.stage == case.stage)).first()
+    return session.exec(
+        select(CaseStage).where(CaseStage.case_id == case.id, CaseStage.stage == case.stage)
+    ).first()
 
 
 def touch(case: Case) -> None:

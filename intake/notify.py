@@ -42,7 +42,9 @@ def letter_context(session: Session, policy: Policy, case: Case) -> dict[str, An
     adjustments = session.exec(
         select(Adjustment.code).where(Adjustment.case_id == case.id).order_by(Adjustment.id)
     ).all()
-    advocate = session.exec(select(Advocate).where(Advocate.case_id == case.id).order_by(Advocate.id.desc())).first()
+    advocate = session.exec(
+        select(Advocate).where(Advocate.case_id == case.id).order_by(Advocate.id.desc())
+    ).first()
     return {
         "policy": policy,
         "case": case,

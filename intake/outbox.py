@@ -24,7 +24,14 @@ from intake.models import Case, Outbox, utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, DELIVERED, FAILED, PARKED = "pending", "sending", "sent", "delivered", "failed", "parked"
+PENDING, SENDING, SENT, DELIVERED, FAILED, PARKED = (
+    "pending",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "parked",
+)
 
 
 @dataclass(frozen=True)

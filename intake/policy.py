@@ -38,7 +38,9 @@ class _Strict(BaseModel):
 class Timescales(_Strict):
     """All in working days."""
 
-    first_contact_days: int | None = Field(default=None, ge=0, description="e.g. saha: call within 1 working day")
+    first_contact_days: int | None = Field(
+        default=None, ge=0, description="e.g. saha: call within 1 working day"
+    )
     acknowledge_days: int = Field(default=5, ge=0)
     stage1_response_days: int = Field(default=10, ge=1)
     stage1_extension_max_days: int = Field(default=10, ge=0)
@@ -46,7 +48,9 @@ class Timescales(_Strict):
     stage2_acknowledge_days: int = Field(default=5, ge=0)
     stage2_response_days: int = Field(default=20, ge=1)
     stage2_extension_max_days: int = Field(default=20, ge=0)
-    exclusion_decision_days: int = Field(default=10, ge=1, description="reply in writing to a possible exclusion")
+    exclusion_decision_days: int = Field(
+        default=10, ge=1, description="reply in writing to a possible exclusion"
+    )
     out_of_time_months: int = Field(default=12, ge=12, description="the Code's floor is 12 months")
 
     @model_validator(mode="after")
@@ -59,7 +63,9 @@ class Timescales(_Strict):
                     f"(at most {ceiling} working days)"
                 )
         if self.first_contact_days is not None and self.first_contact_days > self.acknowledge_days:
-            raise ValueError("timescales.first_contact_days must not be later than timescales.acknowledge_days")
+            raise ValueError(
+                "timescales.first_contact_days must not be later than timescales.acknowledge_days"
+            )
         return self
 
 

@@ -15,7 +15,13 @@ from intake.models import RateLimitBucket, utcnow
 SWEEP_CHANCE = 0.01
 
 
-def hit(engine: Engine, key: str, limit: int, window: timedelta = timedelta(minutes=1), now: datetime | None = None) -> bool:
+def hit(
+    engine: Engine,
+    key: str,
+    limit: int,
+    window: timedelta = timedelta(minutes=1),
+    now: datetime | None = None,
+) -> bool:
     """Count one request against `key`. True if it is within the limit."""
     now = now or utcnow()
     seconds = int(window.total_seconds())

@@ -56,11 +56,15 @@ def self_assessment(session: Session, policy: Policy, date_from: date, date_to: 
 
     today = date.today()
     ack_due = [s for s in stage1 if s.acknowledged_on is not None or s.acknowledge_by < min(today, date_to)]
-    ack_on_time = [s for s in ack_due if s.acknowledged_on is not None and s.acknowledged_on <= s.acknowledge_by]
+    ack_on_time = [
+        s for s in ack_due if s.acknowledged_on is not None and s.acknowledged_on <= s.acknowledge_by
+    ]
 
     cases = session.exec(select(Case).where(Case.received_on >= date_from, Case.received_on <= date_to)).all()
     by_category = Counter(c.category for c in cases)
-    exclusions = Counter(c.exclusion_reason for c in cases if c.category == "exclusion" and c.exclusion_reason)
+    exclusions = Counter(
+        c.exclusion_reason for c in cases if c.category == "exclusion" and c.exclusion_reason
+    )
     confirmed = Counter(
         c.exclusion_reason for c in cases if c.category == "exclusion" and c.exclusion_decision == "confirmed"
     )
@@ -88,20 +92,24 @@ def self_assessment(session: Session, policy: Policy, date_from: date, date_to: 
         "tsm": {
             "CH01_stage1_per_1000_homes": round(1000 * len(stage1) / homes, 2) if homes else None,
             "CH01_stage2_per_1000_homes": round(1000 * len(stage2) / homes, 2) if homes else None,
-            "CH02_stage1_within_timescale_pct": _stage_timeliness(policy, [s for s in responded if s.stage == 1])[
-                "within_timescale_pct"
-            ],
-            "CH02_stage2_within_timescale_pct": _stage_timeliness(policy, [s for s in responded if s.stage == 2])[
-                "within_timescale_pct"
-            ],
+            "CH02_stage1_within_timescale_pct": _stage_timeliness(
+                policy, [s for s in responded if s.stage == 1]
+            )["within_timescale_pct"],
+            "CH02_stage2_within_timescale_pct": _stage_timeliness(
+                policy, [s for s in responded if s.stage == 2]
+            )["within_timescale_pct"],
         },
         "by_month": _by_month(policy, stage1, stage2, responded),
     }
     return figures
 
 
-def _by_month(policy: Policy, stage1: list[CaseStage], stage2: list[CaseStage], responded: list[CaseStage]) -> list[dict]:
-    months: dict[str, dict[str, Any]] = defaultdict(lambda: {"stage1": 0, "stage2": 0, "responses": [], "acks": []})
+def _by_month(
+    policy: Policy, stage1: list[CaseStage], stage2: list[CaseStage], responded: list[CaseStage]
+) -> list[dict]:
+    months: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"stage1": 0, "stage2": 0, "responses": [], "acks": []}
+    )
     for stage in stage1:
         months[f"{stage.opened_on:%Y-%m}"]["stage1"] += 1
         if stage.acknowledged_on is not None:

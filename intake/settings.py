@@ -16,7 +16,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", env_prefix="", extra="ignore")
 
-    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Where the SQLite file and uploads live")
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "data", description="Where the SQLite file and uploads live"
+    )
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite in data_dir")
     policy: str = Field(default="code-default", description="Landlord policy name or path to a TOML file")
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="URL the public reaches us on")
@@ -27,7 +29,9 @@ class Settings(BaseSettings):
     twilio_from_number: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_base_url: str = Field(default="", description="Override Twilio's API host (tests, proxies)")
-    twilio_webhook_url: str = Field(default="", description="Public URL Twilio signs; default public_base_url + path")
+    twilio_webhook_url: str = Field(
+        default="", description="Public URL Twilio signs; default public_base_url + path"
+    )
     sms_replies_from_worker: bool = Field(
         default=False,
         description="Store texts in the webhook and answer them from `triage worker` (for heavy SMS traffic)",

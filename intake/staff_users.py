@@ -43,7 +43,10 @@ def create_user(
     if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
         raise IntakeError(f"There is already a user called {username!r}.")
     user = StaffUser(
-        username=username, display_name=display_name or username, password_hash=hash_password(password), role=role
+        username=username,
+        display_name=display_name or username,
+        password_hash=hash_password(password),
+        role=role,
     )
     session.add(user)
     session.flush()

@@ -35,7 +35,9 @@ def running_app(database_url: str, data_dir: Path, *extra_args: str, env: dict |
     log = open(data_dir / f"server-{port}.log", "w+")  # noqa: SIM115 (kept open while the server runs)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", "--port", str(port), *extra_args],
-        stdout=log, stderr=subprocess.STDOUT, env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environment,
     )
     base = f"http://127.0.0.1:{port}"
     try:

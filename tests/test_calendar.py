@@ -71,7 +71,11 @@ def test_christmas_and_new_year_bank_holidays_are_skipped_in_england():
 
 
 def test_nations_have_their_own_bank_holidays():
-    england, scotland, ni = calendar_for("england"), calendar_for("scotland"), calendar_for("northern_ireland")
+    england, scotland, ni = (
+        calendar_for("england"),
+        calendar_for("scotland"),
+        calendar_for("northern_ireland"),
+    )
     st_andrews_substitute = date(2026, 11, 30)  # St Andrew's Day, Scotland only
     assert not scotland.is_working_day(st_andrews_substitute)
     assert england.is_working_day(st_andrews_substitute)

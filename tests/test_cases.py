@@ -17,16 +17,28 @@ THURSDAY = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 def new(category, **kwargs):
-    return NewCase(category=category, channel=kwargs.pop("channel", "sms"), received_at=kwargs.pop("received_at", THURSDAY), **kwargs)
+    return NewCase(
+        category=category,
+        channel=kwargs.pop("channel", "sms"),
+        received_at=kwargs.pop("received_at", THURSDAY),
+        **kwargs,
+    )
 
 
 @pytest.mark.parametrize("category", sorted(QUEUE_OF_CATEGORY))
 def test_every_category_is_recorded_never_lost(session, policy, category):
-    case = open_case(session, policy, None, new(category, exclusion_reason="out_of_time" if category == "exclusion" else None))
+    case = open_case(
+        session,
+        policy,
+        None,
+        new(category, exclusion_reason="out_of_time" if category == "exclusion" else None),
+    )
     session.commit()
     stored = session.exec(select(Case).where(Case.public_id == case.public_id)).one()
     assert stored.category == category
-    assert session.exec(select(AuditEvent).where(AuditEvent.case_id == stored.id)).one().action == "case.opened"
+    assert (
+        session.exec(select(AuditEvent).where(AuditEvent.case_id == stored.id)).one().action == "case.opened"
+    )
 
 
 def test_a_complaint_opens_at_stage_1_with_its_acknowledgement_deadline(session, policy):
@@ -46,15 +58,23 @@ def test_acknowledging_sets_the_stage_1_response_date_from_the_acknowledgement(s
 
 
 def test_a_late_evening_message_in_summer_is_dated_by_the_uk_calendar(session, policy):
-    case = open_case(session, policy, None, new("complaint", received_at=datetime(2026, 7, 2, 23, 30, tzinfo=UTC)))
+    case = open_case(
+        session, policy, None, new("complaint", received_at=datetime(2026, 7, 2, 23, 30, tzinfo=UTC))
+    )
     assert case.received_on == date(2026, 7, 3)  # 00:30 BST on Friday
 
 
 def test_a_possible_exclusion_goes_to_staff_review_with_its_reason(session, policy):
-    triage = Triage(category="exclusion", confidence=0.91, exclusion_reason="legal_proceedings",
-                    evidence=(Evidence(10, 30, "exclusion:legal_proceedings", "issued a claim at court"),),
-                    model_version="test-1")
-    case = open_case(session, policy, None, new("exclusion", exclusion_reason="legal_proceedings", triage=triage))
+    triage = Triage(
+        category="exclusion",
+        confidence=0.91,
+        exclusion_reason="legal_proceedings",
+        evidence=(Evidence(10, 30, "exclusion:legal_proceedings", "issued a claim at court"),),
+        model_version="test-1",
+    )
+    case = open_case(
+        session, policy, None, new("exclusion", exclusion_reason="legal_proceedings", triage=triage)
+    )
     assert case.category == "exclusion" and case.status == "exclusion_review"
     assert case.needs_review and "legal_proceedings" in case.review_reason
     assert case.response_due == date(2026, 12, 10)  # written decision within the policy's time
@@ -73,7 +93,9 @@ def test_references_count_up_per_type_and_year(session, policy):
     first = open_case(session, policy, None, new("complaint"))
     second = open_case(session, policy, None, new("complaint"))
     request = open_case(session, policy, None, new("service_request"))
-    next_year = open_case(session, policy, None, new("complaint", received_at=datetime(2027, 1, 4, 9, tzinfo=UTC)))
+    next_year = open_case(
+        session, policy, None, new("complaint", received_at=datetime(2027, 1, 4, 9, tzinfo=UTC))
+    )
     assert (first.reference, second.reference) == ("CMP-2026-000001", "CMP-2026-000002")
     assert request.reference == "SR-2026-000001"
     assert next_year.reference == "CMP-2027-000001"

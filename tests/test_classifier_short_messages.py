@@ -10,7 +10,9 @@ def model():
     ensure_model()
 
 
-@pytest.mark.parametrize("text", ["I want to complain", "i want to make a complaint", "Complaint please", "I wish to complain"])
+@pytest.mark.parametrize(
+    "text", ["I want to complain", "i want to make a complaint", "Complaint please", "I wish to complain"]
+)
 def test_asking_to_complain_is_a_complaint_never_an_exclusion(text):
     triage = classify(text)
     assert triage.category == "complaint", triage

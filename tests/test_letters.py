@@ -16,22 +16,51 @@ SUMMARY = "Your contractor has failed to fix the leaking kitchen roof after thre
 OUTCOME = "the roof repaired properly and the damaged ceiling redecorated"
 
 EXTRA = {
-    "exclusion_review": lambda p, c: {"reason_words": p.exclusions[0].wording, "decision_by": p.exclusion_decision_by(c.received_on)},
+    "exclusion_review": lambda p, c: {
+        "reason_words": p.exclusions[0].wording,
+        "decision_by": p.exclusion_decision_by(c.received_on),
+    },
     "exclusion_decision": lambda p, c: {"reason_words": p.exclusions[0].wording, "decision_note": None},
-    "extension_notice": lambda p, c: {"stage": 1, "extension_reason": "we are waiting for a roofer's report",
-                                      "old_due": date(2026, 12, 10), "new_due": date(2026, 12, 24)},
-    "stage1_decision": lambda p, c: {"outcome_words": "upheld", "response_text": "We are sorry.", "escalation_by": date(2027, 1, 20)},
-    "stage2_decision": lambda p, c: {"outcome_words": "partly upheld", "response_text": "We have reviewed it."},
-    "stage2_acknowledgement": lambda p, c: {"stage2_due": date(2027, 1, 28), "escalation_reason": "The roof still leaks."},
+    "extension_notice": lambda p, c: {
+        "stage": 1,
+        "extension_reason": "we are waiting for a roofer's report",
+        "old_due": date(2026, 12, 10),
+        "new_due": date(2026, 12, 24),
+    },
+    "stage1_decision": lambda p, c: {
+        "outcome_words": "upheld",
+        "response_text": "We are sorry.",
+        "escalation_by": date(2027, 1, 20),
+    },
+    "stage2_decision": lambda p, c: {
+        "outcome_words": "partly upheld",
+        "response_text": "We have reviewed it.",
+    },
+    "stage2_acknowledgement": lambda p, c: {
+        "stage2_due": date(2027, 1, 28),
+        "escalation_reason": "The roof still leaks.",
+    },
 }
 
 
 @pytest.fixture
 def complaint(session):
     policy = load_policy("code-default")
-    contact = find_or_create_contact(session, phone="07700 900123", email="resident@example.org", name="Sam Jones")
-    case = open_case(session, policy, contact,
-                     NewCase(category="complaint", channel="email", received_at=RECEIVED, summary=SUMMARY, outcome_sought=OUTCOME))
+    contact = find_or_create_contact(
+        session, phone="07700 900123", email="resident@example.org", name="Sam Jones"
+    )
+    case = open_case(
+        session,
+        policy,
+        contact,
+        NewCase(
+            category="complaint",
+            channel="email",
+            received_at=RECEIVED,
+            summary=SUMMARY,
+            outcome_sought=OUTCOME,
+        ),
+    )
     acknowledge(session, policy, case, case.received_on, "bot")
     return policy, case
 
@@ -59,8 +88,14 @@ def test_the_acknowledgement_lists_adjustments_and_advocate_recorded(session, co
     policy, case = complaint
     add_adjustment(session, case, None, "interpreter:polish", None, source="resident")
     add_adjustment(session, case, None, "sight_loss", None, source="resident")
-    record_advocate(session, case, name="Ola Nowak", relationship="daughter", consent="given",
-                    consent_method="confirmed by text from the resident's number")
+    record_advocate(
+        session,
+        case,
+        name="Ola Nowak",
+        relationship="daughter",
+        consent="given",
+        consent_method="confirmed by text from the resident's number",
+    )
     body = letter(session, policy, case, "acknowledgement", "email")
     assert "an interpreter (Polish)" in body
     assert "large print" in body
@@ -73,7 +108,9 @@ def test_the_exclusion_decision_explains_and_gives_the_ombudsman_right(session, 
     body = letter(session, policy, case, "exclusion_decision", "email")
     assert policy.exclusions[0].wording in body
     assert "right to ask the Housing Ombudsman" in body
-    assert policy.ombudsman.phone in body and policy.ombudsman.email in body and policy.ombudsman.website in body
+    assert (
+        policy.ombudsman.phone in body and policy.ombudsman.email in body and policy.ombudsman.website in body
+    )
 
 
 def test_stage_decisions_say_how_to_escalate_and_give_ombudsman_rights(session, complaint):
@@ -127,8 +164,17 @@ def test_segments_are_counted_like_a_carrier_would():
 
 def test_an_sms_acknowledgement_with_many_adjustments_and_a_representative_fits(session, complaint):
     policy, case = complaint
-    for code in ("deaf", "sight_loss", "dyslexia", "learning_disability", "cognitive", "mental_health",
-                 "mobility", "interpreter:tigrinya", "written_only"):
+    for code in (
+        "deaf",
+        "sight_loss",
+        "dyslexia",
+        "learning_disability",
+        "cognitive",
+        "mental_health",
+        "mobility",
+        "interpreter:tigrinya",
+        "written_only",
+    ):
         add_adjustment(session, case, None, code, None, source="resident")
     record_advocate(session, case, name="Abel Tesfay", relationship="support worker")
     body = letter(session, policy, case, "acknowledgement", "sms")

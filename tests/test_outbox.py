@@ -83,8 +83,12 @@ def test_a_failed_send_is_retried_later_with_growing_delays(engine):
 def test_a_message_is_parked_for_staff_after_the_last_attempt(engine):
     add_messages(engine, 1)
     now = [utcnow()]
-    dispatcher = Dispatcher(engine, {"sms": lambda row: (_ for _ in ()).throw(RuntimeError("down"))},
-                            clock=lambda: now[0], max_attempts=3)
+    dispatcher = Dispatcher(
+        engine,
+        {"sms": lambda row: (_ for _ in ()).throw(RuntimeError("down"))},
+        clock=lambda: now[0],
+        max_attempts=3,
+    )
     for _ in range(3):
         dispatcher.run_once()
         now[0] += timedelta(hours=2)
@@ -109,7 +113,9 @@ def test_a_permanent_failure_is_parked_at_once(engine):
 def test_a_message_left_sending_by_a_crashed_dispatcher_is_sent_after_its_lease(engine):
     add_messages(engine, 1)
     now = [utcnow()]
-    crashed = Dispatcher(engine, {"sms": lambda row: SendResult()}, clock=lambda: now[0], lease=timedelta(minutes=2))
+    crashed = Dispatcher(
+        engine, {"sms": lambda row: SendResult()}, clock=lambda: now[0], lease=timedelta(minutes=2)
+    )
     assert crashed.claim()  # claimed, then the process "dies" before sending
     survivor = Dispatcher(engine, {"sms": lambda row: SendResult("SMx")}, clock=lambda: now[0])
     assert survivor.run_once() == 0

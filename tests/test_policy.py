@@ -47,7 +47,11 @@ def test_profiles_are_true_to_their_landlords_documents():
         "actions_completed",
     )
     assert connexus.office.phone == "03332 31 32 33"
-    assert {e.reason for e in connexus.exclusions} >= {"out_of_time", "legal_proceedings", "criminal_allegation"}
+    assert {e.reason for e in connexus.exclusions} >= {
+        "out_of_time",
+        "legal_proceedings",
+        "criminal_allegation",
+    }
 
 
 def test_a_minimal_policy_takes_the_code_defaults():

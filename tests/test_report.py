@@ -27,8 +27,16 @@ wording = "more than 12 months ago"
 
 
 def complaint(session, received, acknowledged=None, responded=None, extension=0):
-    case = open_case(session, POLICY, None, NewCase(category="complaint", channel="sms",
-                                                   received_at=datetime.combine(received, datetime.min.time(), UTC).replace(hour=10)))
+    case = open_case(
+        session,
+        POLICY,
+        None,
+        NewCase(
+            category="complaint",
+            channel="sms",
+            received_at=datetime.combine(received, datetime.min.time(), UTC).replace(hour=10),
+        ),
+    )
     if acknowledged:
         acknowledge(session, POLICY, case, acknowledged, "test")
     stage = current_stage(session, case)
@@ -40,8 +48,16 @@ def complaint(session, received, acknowledged=None, responded=None, extension=0)
 
 
 def escalate(session, case, opened, acknowledged, responded):
-    session.add(CaseStage(case_id=case.id, stage=2, opened_on=opened, acknowledge_by=POLICY.stage_acknowledge_by(2, opened),
-                          acknowledged_on=acknowledged, responded_on=responded))
+    session.add(
+        CaseStage(
+            case_id=case.id,
+            stage=2,
+            opened_on=opened,
+            acknowledge_by=POLICY.stage_acknowledge_by(2, opened),
+            acknowledged_on=acknowledged,
+            responded_on=responded,
+        )
+    )
 
 
 def seed(session):
@@ -54,9 +70,23 @@ def seed(session):
     # Not acknowledged at all and overdue.
     complaint(session, date(2026, 10, 1))
     escalate(session, on_time, date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 30))
-    open_case(session, POLICY, None, NewCase(category="exclusion", channel="email", exclusion_reason="out_of_time",
-                                            received_at=datetime(2026, 11, 5, 9, tzinfo=UTC)))
-    open_case(session, POLICY, None, NewCase(category="service_request", channel="sms", received_at=datetime(2026, 11, 5, 9, tzinfo=UTC)))
+    open_case(
+        session,
+        POLICY,
+        None,
+        NewCase(
+            category="exclusion",
+            channel="email",
+            exclusion_reason="out_of_time",
+            received_at=datetime(2026, 11, 5, 9, tzinfo=UTC),
+        ),
+    )
+    open_case(
+        session,
+        POLICY,
+        None,
+        NewCase(category="service_request", channel="sms", received_at=datetime(2026, 11, 5, 9, tzinfo=UTC)),
+    )
     session.commit()
 
 
@@ -64,7 +94,12 @@ def test_figures_for_a_period(session):
     seed(session)
     figures = self_assessment(session, POLICY, date(2026, 10, 1), date(2026, 11, 30))
     assert figures["received"] == {"stage1": 4, "stage2": 1}
-    assert figures["acknowledged_within_limit"] == {"limit_working_days": 5, "due": 4, "on_time": 2, "pct": 50.0}
+    assert figures["acknowledged_within_limit"] == {
+        "limit_working_days": 5,
+        "due": 4,
+        "on_time": 2,
+        "pct": 50.0,
+    }
     assert figures["stage1"]["responses"] == 3
     assert figures["stage1"]["within_timescale"] == 1
     assert figures["stage1"]["within_timescale_with_extensions"] == 2
@@ -89,15 +124,25 @@ def test_report_command_in_each_format(tmp_path, database_url, session):
     seed(session)
     env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path)}
     policy_file = tmp_path / "p.toml"
-    policy_file.write_text('name = "p"\nlandlord = "Report Homes"\nhomes = 2000\n[office]\nphone = "1"\nemail = "a@b.c"\n')
+    policy_file.write_text(
+        'name = "p"\nlandlord = "Report Homes"\nhomes = 2000\n[office]\nphone = "1"\nemail = "a@b.c"\n'
+    )
     env["POLICY"] = str(policy_file)
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "bot.cli", "report", *args], capture_output=True, text=True, env=env, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", "report", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
 
     as_json = json.loads(run("--from", "2026-10-01", "--to", "2026-11-30", "--format", "json").stdout)
     assert as_json["received"]["stage1"] == 4
-    rows = dict(csv.reader(io.StringIO(run("--from", "2026-10-01", "--to", "2026-11-30", "--format", "csv").stdout)))
+    rows = dict(
+        csv.reader(io.StringIO(run("--from", "2026-10-01", "--to", "2026-11-30", "--format", "csv").stdout))
+    )
     assert rows["received.stage1"] == "4" and rows["escalations"] == "1"
     table = run("--from", "2026-10-01", "--to", "2026-11-30")
     assert table.returncode == 0 and "received.stage1" in table.stdout

@@ -51,7 +51,9 @@ def test_two_app_processes_share_one_conversation_through_the_database(tmp_path,
                 )
                 assert response.status_code == 200, response.text
                 replies.extend(r["text"] for r in response.json()["replies"])
-            history = httpx.get(f"{second}/chat/api/messages", headers={"X-Chat-Token": token}).json()["messages"]
+            history = httpx.get(f"{second}/chat/api/messages", headers={"X-Chat-Token": token}).json()[
+                "messages"
+            ]
     with Session(make_engine(database_url)) as session:
         [case] = session.exec(select(Case)).all()
     assert case.category == "complaint" and case.stage == 1

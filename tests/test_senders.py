@@ -12,7 +12,9 @@ def test_web_chat_replies_are_delivered_by_the_dispatcher_with_nothing_configure
     senders = build_senders(unconfigured, engine)
     assert "web" in senders and "sms" not in senders
     with Session(engine) as session:
-        enqueue(session, channel="web", to="chat-token-abcdefghijklmnop", body="Thanks, we have it.", kind="reply")
+        enqueue(
+            session, channel="web", to="chat-token-abcdefghijklmnop", body="Thanks, we have it.", kind="reply"
+        )
         session.commit()
     assert Dispatcher(engine, senders).run_once() == 1
     with Session(engine) as session:

@@ -15,8 +15,6 @@ from tests.servers import free_port
 pytestmark = BROWSER_TESTS
 
 
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     import uvicorn
@@ -94,8 +92,6 @@ def focus_message_box_with_keyboard(page) -> None:
         if page.evaluate("document.activeElement.id") == "message":
             return
     raise AssertionError("the message box cannot be reached with the Tab key")
-
-
 
 
 def test_the_first_screen_shows_the_emergency_numbers(page):

@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
     def deadlines(
         received: str = typer.Option(..., "--received", help="Date the complaint was received (YYYY-MM-DD)."),
         acknowledged: str | None = typer.Option(
-            None, "--acknowledged", help="Date it was acknowledged (YYYY-MM-DD). Default: the acknowledgement deadline."
+            None,
+            "--acknowledged",
+            help="Date it was acknowledged (YYYY-MM-DD). Default: the acknowledgement deadline.",
         ),
         policy: str | None = typer.Option(
             None, "--policy", help="Policy name (code-default, connect, connexus, saha) or a .toml file."

@@ -51,7 +51,10 @@ def start_dispatcher(engine, settings, stop: threading.Event) -> threading.Threa
         return None
     dispatcher = Dispatcher(engine, senders)
     thread = threading.Thread(
-        target=dispatcher.run_forever, kwargs={"should_stop": stop.is_set}, name="outbox-dispatcher", daemon=True
+        target=dispatcher.run_forever,
+        kwargs={"should_stop": stop.is_set},
+        name="outbox-dispatcher",
+        daemon=True,
     )
     thread.start()
     return thread
@@ -65,7 +68,10 @@ def start_conversation_worker(engine, settings, stop: threading.Event) -> thread
 
     handler = make_inbound_handler(engine, settings, load_policy(settings.policy), classify)
     thread = threading.Thread(
-        target=handler.run_worker, kwargs={"should_stop": stop.is_set}, name="conversation-worker", daemon=True
+        target=handler.run_worker,
+        kwargs={"should_stop": stop.is_set},
+        name="conversation-worker",
+        daemon=True,
     )
     thread.start()
     return thread
@@ -76,7 +82,9 @@ def register(app: typer.Typer) -> None:
     def run(
         host: str = typer.Option("127.0.0.1", help="Address to listen on."),
         port: int = typer.Option(8000, help="Port to listen on."),
-        workers: int = typer.Option(1, help="Web worker processes (state is in the database, so any number works)."),
+        workers: int = typer.Option(
+            1, help="Web worker processes (state is in the database, so any number works)."
+        ),
         dispatcher: bool = typer.Option(
             True, help="Also run the background work here: send queued messages, finish stored ones."
         ),
@@ -104,13 +112,17 @@ def register(app: typer.Typer) -> None:
             start_dispatcher(engine, settings, stop)
             start_conversation_worker(engine, settings, stop)
         try:
-            uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+            uvicorn.run(
+                "bot.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+            )
         finally:
             stop.set()
 
     @app.command()
     def worker(
-        send: bool = typer.Option(True, help="Also send queued messages (or leave that to `triage dispatch`)."),
+        send: bool = typer.Option(
+            True, help="Also send queued messages (or leave that to `triage dispatch`)."
+        ),
     ) -> None:
         """Background work for a scaled deployment: answer stored messages and send queued ones."""
         from intake.db import make_engine
