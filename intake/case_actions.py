@@ -55,6 +55,7 @@ REQUIRED_ROLE = {
     "message": "agent",
     "retry_message": "agent",
     "acknowledge": "agent",
+    "consent": "agent",
     "assign": "complaints_officer",
     "confirm_exclusion": "complaints_officer",
     "overturn_exclusion": "complaints_officer",
@@ -510,6 +511,44 @@ def close(session: Session, case: Case, user: StaffUser, *, reason: str, version
     case.closed_at = utcnow()
     case.needs_review = False
     return _finish(session, case, user, "case.closed", before, reason)
+
+
+# Advocates -------------------------------------------------------------------------------------
+
+CONSENT_CHOICES = ("given", "refused")
+
+
+def record_consent(
+    session: Session, case: Case, user: StaffUser, *, advocate_id: int | None, consent: str, how: str
+) -> Advocate:
+    """Record the resident's answer about someone acting for them, and how it was given
+    (e.g. "by phone to the contact centre, 26 Nov"). The Code lets a representative act
+    throughout, with the resident's consent recorded."""
+    _require(user, "consent")
+    advocate = session.get(Advocate, advocate_id) if advocate_id else None
+    if advocate is None or advocate.case_id != case.id:
+        raise CaseActionError("Choose the person acting for the resident.")
+    if consent not in CONSENT_CHOICES:
+        raise CaseActionError("Say whether the resident gave or refused consent.")
+    if not (how or "").strip():
+        raise CaseActionError("Please say how the resident told us (for example, by phone or in a letter).")
+    how = _text(how, "how the resident told us", 200)
+    before = {"consent": advocate.consent, "consent_method": advocate.consent_method}
+    advocate.consent = consent
+    advocate.consent_method = how
+    advocate.consent_at = utcnow()
+    session.add(advocate)
+    audit(
+        session,
+        case,
+        actor_name(user),
+        "advocate.consent",
+        before=before,
+        after={"consent": consent, "consent_method": how},
+        detail=advocate.name,
+    )
+    session.flush()
+    return advocate
 
 
 # Notes and messages ----------------------------------------------------------------------------

@@ -533,3 +533,28 @@ def test_a_case_with_no_contact_details_still_opens_and_says_why_it_cannot_be_me
         response.status_code == 400
         and f"No way to reach the resident on case {case.reference}" in response.text
     )
+
+
+def test_an_agent_records_the_residents_consent_for_their_representative(client, session, users, demo):
+    from intake.models import Advocate
+
+    sign_in(client, "agent")
+    case = case_of(session, "Irene Bell")
+    page = client.get(f"/staff/cases/{case.public_id}").text
+    assert "Still needed" in page and "Record the resident's consent" in page
+    fields = form_fields(page, "consent")
+    missing_how = client.post(
+        f"/staff/cases/{case.public_id}/consent", data={**fields, "consent": "given", "how": ""}
+    )
+    assert missing_how.status_code == 400 and "say how the resident told us" in missing_how.text
+    done = client.post(
+        f"/staff/cases/{case.public_id}/consent",
+        data={**fields, "consent": "given", "how": "by phone to the contact centre"},
+    )
+    assert done.status_code == 200 and "has been recorded" in done.text
+    assert "Given" in done.text and "by phone to the contact centre" in done.text
+    session.expire_all()
+    advocate = session.exec(select(Advocate).where(Advocate.case_id == case.id)).one()
+    assert advocate.consent == "given" and advocate.consent_at is not None
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "advocate.consent")).one()
+    assert event.actor == "staff:agent" and event.before["consent"] == "to_obtain"

@@ -67,6 +67,7 @@ DONE_MESSAGES = {
     "close": "The case is closed.",
     "note": "Your note has been added.",
     "message": "Your message is in the outbox.",
+    "consent": "The resident's answer about their representative has been recorded.",
 }
 
 
@@ -491,6 +492,15 @@ async def case_action(
             actions.add_note(session, case, user, _form_text(form, "text"))
         elif action == "message":
             actions.message_resident(session, policy, case, user, _form_text(form, "text"))
+        elif action == "consent":
+            actions.record_consent(
+                session,
+                case,
+                user,
+                advocate_id=_form_int(form, "advocate"),
+                consent=_form_text(form, "consent"),
+                how=_form_text(form, "how"),
+            )
         session.commit()
     except actions.NotAllowed as exc:
         session.rollback()
