@@ -9,7 +9,7 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
@@ -616,19 +616,27 @@ def every_month(start: date, end: date, rows: list[dict[str, Any]]) -> list[dict
     return months
 
 
-@router.get("/self-assessment")
-def self_assessment_page(
-    request: Request,
-    staff: StaffDep,
+def report_figures(
     session: SessionDep,
     policy: PolicyDep,
     date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
     date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-) -> Response:
-    from intake.report import flatten, self_assessment
+) -> tuple[date, date, str | None, dict]:
+    """The chosen period (or a default one, with a message) and its self-assessment figures."""
+    from intake.report import self_assessment
 
     start, end, error = _period(date_from, date_to)
-    figures = self_assessment(session, policy, start, end)
+    return start, end, error, self_assessment(session, policy, start, end)
+
+
+ReportDep = Annotated[tuple[date, date, str | None, dict], Depends(report_figures)]
+
+
+@router.get("/self-assessment")
+def self_assessment_page(request: Request, staff: StaffDep, report: ReportDep) -> Response:
+    from intake.report import flatten
+
+    start, end, error, figures = report
     return render(
         request,
         "self_assessment.html",
@@ -644,17 +652,10 @@ def self_assessment_page(
 
 
 @router.get("/self-assessment.csv")
-def self_assessment_csv(
-    staff: StaffDep,
-    session: SessionDep,
-    policy: PolicyDep,
-    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    date_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-) -> Response:
-    from intake.report import flatten, self_assessment
+def self_assessment_csv(staff: StaffDep, report: ReportDep) -> Response:
+    from intake.report import flatten
 
-    start, end, _ = _period(date_from, date_to)
-    figures = self_assessment(session, policy, start, end)
+    start, end, _, figures = report
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["measure", "value"])
