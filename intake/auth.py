@@ -20,7 +20,7 @@ from fastapi import Depends, Request, Response
 from sqlalchemy import delete
 from sqlmodel import Session
 
-from intake.models import StaffSession, StaffUser, utcnow
+from intake.models import StaffSession, StaffUser, as_utc, utcnow
 from intake.settings import Settings
 from intake.staff_users import has_role
 from intake.web import SessionDep
@@ -80,8 +80,7 @@ def load_session(session: Session, cookie_value: str | None) -> tuple[StaffSessi
     row = session.get(StaffSession, _hash(cookie_value))
     if row is None:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=utcnow().tzinfo)
-    if expires <= utcnow():
+    if as_utc(row.expires_at) <= utcnow():
         return None
     user = session.get(StaffUser, row.user_id)
     if user is None or not user.active:

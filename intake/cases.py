@@ -8,7 +8,7 @@ exclusion is opened as a case that needs staff review, with the reason and the e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -23,6 +23,7 @@ from intake.models import (
     CaseStage,
     Contact,
     ReferenceCounter,
+    as_utc,
     uk_date,
     utcnow,
 )
@@ -114,7 +115,7 @@ def open_case(
             review_reasons.append(f"possible exclusion {exclusion_reason} is not in this landlord's policy")
             category, exclusion_reason = "complaint", None
             needs_review = True
-    received_at = new.received_at if new.received_at.tzinfo else new.received_at.replace(tzinfo=UTC)
+    received_at = as_utc(new.received_at)
     received_on = uk_date(received_at)
     triage = new.triage
     case = Case(

@@ -23,11 +23,14 @@ def utcnow() -> datetime:
 UK = ZoneInfo("Europe/London")
 
 
+def as_utc(moment: datetime) -> datetime:
+    """An aware datetime: a naive one (SQLite hands them back) is taken as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def uk_date(moment: datetime) -> date:
     """The date in the UK when something happened (a naive datetime is taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UK).date()
+    return as_utc(moment).astimezone(UK).date()
 
 
 def new_public_id() -> str:

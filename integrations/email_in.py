@@ -21,7 +21,7 @@ import hashlib
 import logging
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from intake.inbound import InboundAttachment, InboundHandler, InboundMessage, InboundResult
-from intake.models import Case, Outbox, utcnow
+from intake.models import Case, Outbox, as_utc, utcnow
 from intake.models import Message as StoredMessage
 from intake.settings import Settings
 
@@ -556,7 +556,7 @@ def message_date(raw: bytes) -> datetime | None:
         value = parsedate_to_datetime(_header(msg, "Date"))
     except (TypeError, ValueError, IndexError):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return as_utc(value)
 
 
 # --- threading and delivery ------------------------------------------------------------------

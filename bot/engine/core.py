@@ -29,7 +29,7 @@ from bot.engine import flows
 from bot.engine import replies as R
 from bot.engine.flows import Classify, Turn
 from intake.cases import audit, touch
-from intake.models import Case, Contact, Conversation, Message, Outbox, utcnow
+from intake.models import Case, Contact, Conversation, Message, Outbox, as_utc, utcnow
 from intake.outbox import PENDING
 from intake.policy import Policy
 
@@ -46,12 +46,6 @@ class TurnOutcome:
     conversation_id: int | None
     replies: tuple[str, ...]
     case_reference: str | None
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class ConversationEngine:
@@ -120,7 +114,7 @@ class ConversationEngine:
     # --- one message ----------------------------------------------------------------------
     def process(self, session: Session, message: Message) -> TurnOutcome:
         meta = dict(message.meta or {})
-        received_at = _aware(
+        received_at = as_utc(
             datetime.fromisoformat(meta["received_at"]) if meta.get("received_at") else message.created_at
         )
         conversation = self.conversation_for(session, message.channel, message.sender or "")
@@ -138,7 +132,7 @@ class ConversationEngine:
         message_ids = [message.id]
 
         last_at = data.get("last_at")
-        idle = bool(last_at) and received_at - _aware(datetime.fromisoformat(last_at)) > self.idle_reset
+        idle = bool(last_at) and received_at - as_utc(datetime.fromisoformat(last_at)) > self.idle_reset
         last = data.pop("last_turn", None)
         if message.channel == "sms" and last and self._joins(session, last, received_at):
             state, data, case_id = last["before"]["state"], last["before"]["data"], last["before"]["case_id"]
@@ -218,7 +212,7 @@ class ConversationEngine:
                 conversation=conversation,
                 message=None,  # type: ignore[arg-type]  # nothing is sent
                 text="",
-                received_at=_aware(conversation.updated_at),
+                received_at=as_utc(conversation.updated_at),
                 state=conversation.state,
                 data=copy.deepcopy(conversation.data or {}),
                 contact_id=conversation.contact_id,
@@ -235,7 +229,7 @@ class ConversationEngine:
     def _joins(self, session: Session, last: dict[str, Any], received_at: datetime) -> bool:
         if last.get("final"):
             return False
-        gap = received_at - _aware(datetime.fromisoformat(last["at"]))
+        gap = received_at - as_utc(datetime.fromisoformat(last["at"]))
         if not timedelta(0) <= gap <= self.fragment_window:
             return False
         ids = last.get("outbox_ids") or []

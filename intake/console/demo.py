@@ -314,7 +314,3 @@ def ensure_demo_users(session: Session, password: str = DEMO_PASSWORD) -> list[S
         users.append(user)
     session.commit()
     return users
-
-
-def as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from intake.letters import describe_adjustment
-from intake.models import UK
+from intake.models import UK, as_utc
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -126,11 +126,7 @@ def label_words(label: str) -> str:
 def uk_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    if value.tzinfo is None:
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(UK)
+    local = as_utc(value).astimezone(UK)
     return f"{local.day} {local:%b %Y, %H:%M}"
 
 

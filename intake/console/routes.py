@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -43,6 +43,7 @@ from intake.models import (
     Message,
     Outbox,
     StaffUser,
+    as_utc,
     uk_date,
     utcnow,
 )
@@ -256,10 +257,6 @@ def spans_by_message(
     return placed
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
     contact = session.get(Contact, case.contact_id) if case.contact_id else None
     # The whole conversation: this case's messages, the earlier turns of the conversations that
@@ -309,7 +306,7 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
         }
         for o in sent
     ]
-    entries.sort(key=lambda e: _aware(e["at"]))
+    entries.sort(key=lambda e: as_utc(e["at"]))
     transcript = entries
     stages = session.exec(
         select(CaseStage).where(CaseStage.case_id == case.id).order_by(CaseStage.stage)
@@ -583,7 +580,7 @@ async def retry(request: Request, staff: CsrfStaffDep, session: SessionDep) -> R
 
 def _period(date_from: str | None, date_to: str | None) -> tuple[date, date, str | None]:
     today = uk_date(utcnow())
-    default_from = date(today.year - 1, today.month, 1) + timedelta(days=0)
+    default_from = date(today.year - 1, today.month, 1)
     start = _date(date_from) or default_from
     end = _date(date_to) or today
     error = None
