@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from classifier.types import CATEGORIES, EXCLUSION_REASONS
 from intake.cases import acknowledge, audit, case_snapshot, current_stage
 from intake.errors import CaseActionError, ConflictError, IntakeError
+from intake.letters import short_date
 from intake.models import (
     Adjustment,
     Advocate,
@@ -50,6 +51,7 @@ MAX_MESSAGE_CHARS = 2_000
 REQUIRED_ROLE = {
     "view": "agent",
     "claim": "agent",
+    "release": "agent",  # their own claim; a complaints officer or admin can release anyone's
     "note": "agent",
     "reclassify": "agent",
     "message": "agent",
@@ -180,6 +182,31 @@ def claim(session: Session, case: Case, user: StaffUser, *, version: int | None 
         )
     session.refresh(case)
     return _finish(session, case, user, "case.claimed", before)
+
+
+def can_release(user: StaffUser, case: Case) -> bool:
+    """The person who claimed the case can let it go; a complaints officer or admin can release
+    anyone's claim (someone off sick, or on leave)."""
+    if case.assigned_to_id is None or not can(user, "release"):
+        return False
+    return case.assigned_to_id == user.id or has_role(user, "complaints_officer")
+
+
+def release(session: Session, case: Case, user: StaffUser, *, version: int | None = None) -> Case:
+    """Un-claim the case: it goes back in the queue, unassigned, for anyone to claim."""
+    _require(user, "release")
+    if case.assigned_to_id is None:
+        raise CaseActionError(f"Case {case.reference} is not claimed by anyone.")
+    if not can_release(user, case):
+        raise NotAllowed(
+            "Only the person who claimed this case, or a complaints officer or admin, can release it."
+        )
+    holder = session.get(StaffUser, case.assigned_to_id)
+    before = case_snapshot(case)
+    _claim_version(session, case, version)
+    case.assigned_to_id = None
+    whose = "their own claim" if holder is None or holder.id == user.id else f"{holder.username}'s claim"
+    return _finish(session, case, user, "case.released", before, f"released {whose}; back in the queue")
 
 
 def assign(
@@ -446,6 +473,11 @@ def record_response(
     stage.responded_on = today()
     stage.outcome = outcome
     stage.response_summary = response_text
+    detail = OUTCOMES[outcome]
+    if stage.stage == 1:
+        stage.escalation_by = policy.escalation_by(stage.responded_on)
+        if stage.escalation_by is not None:
+            detail += f"; {escalation_window_words(policy, stage.escalation_by)}"
     session.add(stage)
     case.responded_on = stage.responded_on
     case.status = f"stage{stage.stage}_responded"
@@ -457,15 +489,62 @@ def record_response(
         kind,
         outcome_words=OUTCOMES[outcome],
         response_text=response_text,
-        escalation_by=None,
+        escalation_by=stage.escalation_by if stage.stage == 1 else None,
     )
-    return _finish(session, case, user, f"stage{stage.stage}.responded", before, OUTCOMES[outcome])
+    return _finish(session, case, user, f"stage{stage.stage}.responded", before, detail)
+
+
+def escalation_window_end(policy: Policy, stage1: CaseStage) -> date | None:
+    """The last day to ask for Stage 2: as the decision letter gave it, or (for a response
+    recorded before the date was kept) counted now from the policy and the response date."""
+    if stage1.escalation_by is not None:
+        return stage1.escalation_by
+    if stage1.stage != 1 or stage1.responded_on is None:
+        return None
+    return policy.escalation_by(stage1.responded_on)
+
+
+def escalation_window_words(policy: Policy, window_end: date) -> str:
+    if policy.escalation.counts_from_response:
+        return f"Stage 2 can be asked for until {short_date(window_end)}"
+    return f"Stage 2 can be asked for at least until {short_date(window_end)}"
+
+
+def late_escalation_warning(policy: Policy, window_end: date, asked_on: date) -> str:
+    """What staff need to know when a Stage 2 request comes after the window: never a refusal."""
+    days = (asked_on - window_end).days
+    when = f"{days} day{'s' if days != 1 else ''} after"
+    if policy.escalation.counts_from_response:
+        limit = f"the last day to ask under the policy ({short_date(window_end)})"
+        check = "Ask why it is late (for example, waiting for repairs we promised)."
+    else:
+        limit = f"{short_date(window_end)}, {policy.escalation.window_words} after the Stage 1 response"
+        check = (
+            f"The policy allows {policy.escalation.window_words} after any agreed actions are "
+            "completed, which is not recorded here: check whether they were still outstanding."
+        )
+    return (
+        f"Stage 2 was asked for on {short_date(asked_on)}, {when} {limit}. {check} "
+        "The Code says a landlord must not unreasonably refuse to escalate; if you refuse, "
+        "explain why in writing and tell the resident about the Housing Ombudsman."
+    )
 
 
 def escalate(
-    session: Session, policy: Policy, case: Case, user: StaffUser, *, reason: str, version: int | None = None
+    session: Session,
+    policy: Policy,
+    case: Case,
+    user: StaffUser,
+    *,
+    reason: str,
+    requested_on: date | None = None,
+    version: int | None = None,
 ) -> Case:
-    """Open Stage 2 at the resident's request, acknowledge it and tell the resident the due date."""
+    """Open Stage 2 at the resident's request, acknowledge it and tell the resident the due date.
+
+    `requested_on` is when the resident asked (default today). A request after the policy's
+    window is never refused here: it is escalated, and the audit log records that it came late
+    so the decision is on the record with the facts."""
     _require(user, "escalate")
     reason = _text(reason, "why the resident is not satisfied", 2_000)
     stage = _complaint_stage(session, case)
@@ -473,22 +552,32 @@ def escalate(
         raise CaseActionError(f"Case {case.reference} is already at Stage 2.")
     if stage.responded_on is None:
         raise CaseActionError("Record the Stage 1 response before escalating to Stage 2.")
+    acknowledged = today()
+    asked = requested_on or acknowledged
+    if asked > acknowledged:
+        raise CaseActionError("The date the resident asked for Stage 2 cannot be in the future.")
+    if asked < stage.responded_on:
+        raise CaseActionError(
+            f"The date the resident asked for Stage 2 cannot be before the Stage 1 response "
+            f"({short_date(stage.responded_on)})."
+        )
+    window_end = escalation_window_end(policy, stage)
     before = case_snapshot(case)
     _claim_version(session, case, version)
-    opened = today()
+    # The Stage 2 acknowledgement is due from the request; the response from the acknowledgement.
     stage2 = CaseStage(
         case_id=case.id,
         stage=2,
-        opened_on=opened,
-        acknowledge_by=policy.stage_acknowledge_by(2, opened),
-        acknowledged_on=opened,
-        due=policy.stage_due(2, opened),
+        opened_on=asked,
+        acknowledge_by=policy.stage_acknowledge_by(2, asked),
+        acknowledged_on=acknowledged,
+        due=policy.stage_due(2, acknowledged),
     )
     session.add(stage2)
     case.stage = 2
     case.status = "stage2_in_progress"
     case.acknowledge_by = stage2.acknowledge_by
-    case.acknowledged_on = opened
+    case.acknowledged_on = acknowledged
     case.response_due = stage2.due
     case.responded_on = None
     case.extension_days = 0
@@ -497,7 +586,22 @@ def escalate(
     send_letter(
         session, policy, case, "stage2_acknowledgement", stage2_due=stage2.due, escalation_reason=reason
     )
-    return _finish(session, case, user, "case.escalated", before, reason)
+    _finish(session, case, user, "case.escalated", before, reason)
+    if window_end is not None and asked > window_end:
+        audit(
+            session,
+            case,
+            actor_name(user),
+            "escalation.late",
+            after={
+                "requested_on": asked.isoformat(),
+                "escalation_by": window_end.isoformat(),
+                "days_late": (asked - window_end).days,
+            },
+            detail=late_escalation_warning(policy, window_end, asked),
+        )
+        session.flush()
+    return case
 
 
 def close(session: Session, case: Case, user: StaffUser, *, reason: str, version: int | None = None) -> Case:

@@ -133,6 +133,9 @@ class CaseStage(SQLModel, table=True):
     responded_on: date | None = None
     outcome: str | None = Field(default=None, max_length=30)  # upheld | partly_upheld | not_upheld | resolved
     response_summary: str | None = Field(default=None, sa_column=Column(Text))
+    # Stage 1 only: the last day to ask for Stage 2 that the decision letter gave the resident
+    # (Policy.escalation_by); None when the policy sets no limit.
+    escalation_by: date | None = None
 
 
 class Conversation(SQLModel, table=True):

@@ -6,11 +6,12 @@ Ship-with profiles live in intake/policies/<name>.toml. `load_policy("saha")` or
 from __future__ import annotations
 
 import tomllib
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from dateutil.relativedelta import relativedelta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from classifier.types import EXCLUSION_REASONS
@@ -76,6 +77,26 @@ class Escalation(_Strict):
     unit: Literal["working_days", "calendar_days", "weeks", "calendar_months"] = "working_days"
     counted_from: Literal["stage1_response", "actions_completed"] = "stage1_response"
     wording: str = "If you are not happy with our Stage 1 response, you can ask us to review it at Stage 2."
+
+    @property
+    def counts_from_response(self) -> bool:
+        """False when the window counts from something we do not record (Connexus: a calendar
+        month after any agreed actions are completed). The date we can work out, counted from
+        the Stage 1 response, is then only the earliest the window can end."""
+        return self.counted_from == "stage1_response"
+
+    @property
+    def window_words(self) -> str:
+        """The window in words, e.g. "3 weeks", "a calendar month"; "" when there is no limit."""
+        if self.amount is None:
+            return ""
+        unit = {
+            "working_days": "working day",
+            "calendar_days": "day",
+            "weeks": "week",
+            "calendar_months": "calendar month",
+        }[self.unit]
+        return f"a {unit}" if self.amount == 1 else f"{self.amount} {unit}s"
 
 
 class Exclusion(_Strict):
@@ -193,6 +214,27 @@ class Policy(_Strict):
         if not 0 <= extension_days <= limit:
             raise PolicyError(f"A Stage {stage} extension can be at most {limit} working days.")
         return self.calendar.add_working_days(self.stage_due(stage, acknowledged), extension_days)
+
+    def escalation_by(self, responded_on: date) -> date | None:
+        """The last day the resident can ask for Stage 2 after a Stage 1 response sent on
+        `responded_on`, or None when the policy sets no limit (the Code sets none).
+
+        Working days count like every other deadline. Weeks, days and calendar months are
+        counted on the calendar (a month from 31 January is the last day of February), and a
+        last day that falls on a weekend or bank holiday moves to the next working day, so a
+        resident who phones is never out of time because the office was closed. When the
+        policy counts from something we do not record (`counts_from_response` is False) the
+        window is counted from the response: the date is then the earliest it can end."""
+        amount, unit = self.escalation.amount, self.escalation.unit
+        if amount is None:
+            return None
+        if unit == "working_days":
+            return self.calendar.add_working_days(responded_on, amount)
+        if unit == "calendar_months":
+            last_day = responded_on + relativedelta(months=amount)
+        else:
+            last_day = responded_on + timedelta(days=amount * (7 if unit == "weeks" else 1))
+        return self.calendar.next_working_day(last_day)
 
     def deadlines(self, received: date, acknowledged: date | None = None) -> dict[str, date]:
         """Every deadline for a complaint received on `received`. Stage dues count from the

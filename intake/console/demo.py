@@ -273,6 +273,7 @@ def seed_history(session: Session, policy: Policy, months: int = 12, seed: int =
                 responded,
                 rng.choice(("upheld", "partly_upheld", "not_upheld")),
             )
+            stage.escalation_by = policy.escalation_by(responded)
             case.acknowledged_on, case.response_due, case.responded_on = acknowledged, stage.due, responded
             case.status = "closed" if responded < today else "stage1_responded"
             session.add_all([stage, case])

@@ -57,6 +57,7 @@ router = APIRouter(prefix="/staff", include_in_schema=False)
 
 DONE_MESSAGES = {
     "claim": "You have claimed this case.",
+    "release": "You have released this case. It is back in the queue, unclaimed, for anyone to claim.",
     "assign": "The case has been assigned.",
     "reclassify": "The case has been reclassified. Thank you: the correction will help train the classifier.",
     "confirm_exclusion": "Exclusion confirmed. The decision letter is in the outbox.",
@@ -355,6 +356,41 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
                 "left": left(case.acknowledge_by),
             }
         )
+    stage1 = next((s for s in stages if s.stage == 1), None)
+    stage2 = next((s for s in stages if s.stage == 2), None)
+    window_end = actions.escalation_window_end(policy, stage1) if stage1 else None
+    escalation: dict[str, Any] | None = None
+    if window_end is not None:
+        at_least = "" if policy.escalation.counts_from_response else " (at least)"
+        # The resident's deadline, not ours: no working days left or overdue marker.
+        after_stage1 = max(
+            i for i, d in enumerate(deadlines) if d["what"].startswith(("Acknowledge Stage 1", "Stage 1"))
+        )
+        deadlines.insert(
+            after_stage1 + 1,
+            {
+                "what": f"Resident can ask for Stage 2 until{at_least}",
+                "due": window_end,
+                "done": None,
+                "left": None,
+            },
+        )
+        asked = stage2.opened_on if stage2 else None
+        waiting = stage2 is None and case.status == "stage1_responded"
+        escalation = {
+            "by": window_end,
+            "at_least": not policy.escalation.counts_from_response,
+            "window_words": policy.escalation.window_words,
+            # Still waiting at Stage 1 and the window has passed: staff should know before escalating.
+            "passed": waiting and today > window_end,
+            "days_passed": (today - window_end).days,
+            # Escalated, but asked after the window: kept in view, and in the history.
+            "late_request": (
+                actions.late_escalation_warning(policy, window_end, asked)
+                if asked is not None and asked > window_end
+                else None
+            ),
+        }
     current = next((s for s in stages if s.stage == case.stage), None)
     extension_left = policy.extension_limit(current.stage) - current.extension_days if current else 0
     try:
@@ -368,6 +404,8 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
         "transcript": transcript,
         "stages": stages,
         "current_stage": current,
+        "escalation": escalation,
+        "today": today,
         "extension_left": extension_left,
         "deadlines": deadlines,
         "adjustments": session.exec(
@@ -407,6 +445,7 @@ def case_page(
         done=DONE_MESSAGES.get(done or ""),
         error=None,
         can=lambda action: actions.can(staff.user, action),
+        can_release=actions.can_release(staff.user, case),
         active_nav="queues",
         **_case_context(session, policy, case),
     )
@@ -437,6 +476,8 @@ async def case_action(
     try:
         if action == "claim":
             actions.claim(session, case, user, version=version)
+        elif action == "release":
+            actions.release(session, case, user, version=version)
         elif action == "assign":
             target_id = _form_int(form, "assignee")
             target = session.get(StaffUser, target_id) if target_id else None
@@ -482,7 +523,19 @@ async def case_action(
                 version=version,
             )
         elif action == "escalate":
-            actions.escalate(session, policy, case, user, reason=_form_text(form, "reason"), version=version)
+            asked = _form_text(form, "requested_on").strip()
+            requested_on = _date(asked)
+            if asked and requested_on is None:
+                raise CaseActionError("Enter the date the resident asked as day, month and year.")
+            actions.escalate(
+                session,
+                policy,
+                case,
+                user,
+                reason=_form_text(form, "reason"),
+                requested_on=requested_on,
+                version=version,
+            )
         elif action == "close":
             actions.close(session, case, user, reason=_form_text(form, "reason"), version=version)
         elif action == "note":
@@ -515,6 +568,7 @@ async def case_action(
             done=None,
             error=str(exc),
             can=lambda name: actions.can(staff.user, name),
+            can_release=actions.can_release(staff.user, case),
             active_nav="queues",
             **_case_context(session, policy, case),
         )
