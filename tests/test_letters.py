@@ -187,3 +187,65 @@ def test_an_sms_sentence_never_ends_with_two_full_stops(session, complaint):
     case.summary = "Nobody came last Tuesday."
     body = letter(session, policy, case, "acknowledgement", "sms")
     assert "Nobody came last Tuesday." in body and ".." not in body.replace("...", "")
+
+
+RESPONDED = date(2026, 12, 4)
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+def test_the_stage1_decision_gives_the_last_day_to_ask_for_stage2(session, complaint, channel):
+    _, case = complaint
+    policy = load_policy("connect")  # 3 weeks from the letter: Christmas, then Boxing Day
+    escalation_by = policy.escalation_by(RESPONDED)
+    assert escalation_by == date(2026, 12, 29)
+    body = letter_with(session, policy, case, channel, escalation_by)
+    if channel == "sms":
+        assert f"(by {short_date(escalation_by)})" in body
+        assert sms_segments(body) <= 2, body
+    else:
+        assert f"Please ask by {long_date(escalation_by)}." in body
+        assert policy.escalation.wording in body
+    assert "at least" not in body
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+def test_a_window_counted_from_agreed_actions_is_given_as_at_least(session, complaint, channel):
+    # Connexus counts a calendar month from when agreed actions are completed, which we do not
+    # record: the letter must not claim the window ends on the date we count from the response.
+    _, case = complaint
+    policy = load_policy("connexus")
+    escalation_by = policy.escalation_by(RESPONDED)
+    assert escalation_by == date(2027, 1, 4)
+    body = letter_with(session, policy, case, channel, escalation_by)
+    if channel == "sms":
+        assert f"(at least until {short_date(escalation_by)})" in body
+        assert sms_segments(body) <= 2, body
+    else:
+        assert f"You can ask at least until {long_date(escalation_by)}" in body
+        assert "later if anything we agreed to do is still to be done" in body
+    assert "ask by" not in body.lower()
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+@pytest.mark.parametrize("policy_name", ["code-default", "saha"])
+def test_no_date_is_given_when_the_policy_sets_no_limit(session, complaint, channel, policy_name):
+    _, case = complaint
+    policy = load_policy(policy_name)
+    body = letter_with(session, policy, case, channel, policy.escalation_by(RESPONDED))
+    assert "ask by" not in body.lower() and "at least until" not in body
+    assert "Stage 2" in body
+
+
+def letter_with(session, policy, case, channel, escalation_by):
+    rendered, _ = send_letter(
+        session,
+        policy,
+        case,
+        "stage1_decision",
+        channel=channel,
+        to="x",
+        outcome_words="partly upheld",
+        response_text="We will replace the roof felt.",
+        escalation_by=escalation_by,
+    )
+    return rendered.body

@@ -157,3 +157,92 @@ def test_deadlines_command_with_a_looser_policy_file(tmp_path: Path):
     assert result.returncode == 2
     assert "timescales.stage1_response_days" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# The last day to ask for Stage 2 (Policy.escalation_by) ----------------------------------------
+
+
+@pytest.mark.parametrize("name", ["code-default", "saha"])
+def test_a_policy_with_no_escalation_limit_gives_no_date(name):
+    # The Code sets no time limit for asking for Stage 2, and neither does saha's procedure.
+    policy = load_policy(name)
+    assert policy.escalation.amount is None
+    for day in (date(2026, 11, 26), date(2026, 12, 24), date(2027, 2, 28)):
+        assert policy.escalation_by(day) is None
+
+
+@pytest.mark.parametrize(
+    "responded, last_day",
+    [
+        (date(2026, 11, 26), date(2026, 12, 17)),  # Thursday: 3 weeks on is a Thursday
+        (date(2026, 11, 28), date(2026, 12, 21)),  # 3 weeks on is a Saturday: the next Monday
+        # 3 weeks on is Christmas Day; the Monday after is the Boxing Day bank holiday.
+        (date(2026, 12, 4), date(2026, 12, 29)),
+        (date(2027, 3, 5), date(2027, 3, 30)),  # lands on Good Friday 26 Mar 2027; Easter Monday too
+        (date(2027, 2, 7), date(2027, 3, 1)),  # across the end of February
+    ],
+)
+def test_connect_gives_3_weeks_from_the_response_letter(responded, last_day):
+    # Connect Complaints Policy 1.8: "within 3 weeks of the date of the previous stage's response letter".
+    policy = load_policy("connect")
+    assert policy.escalation.counts_from_response
+    assert policy.escalation_by(responded) == last_day
+
+
+@pytest.mark.parametrize(
+    "responded, last_day",
+    [
+        (date(2027, 3, 31), date(2027, 4, 30)),  # 31 March: the last day of April
+        (date(2027, 1, 31), date(2027, 3, 1)),  # 28 Feb 2027 is a Sunday
+        (date(2028, 1, 31), date(2028, 2, 29)),  # a leap year
+        (date(2027, 1, 29), date(2027, 3, 1)),  # 29 Jan: no 29 Feb in 2027, so 28 Feb (Sunday)
+        (date(2027, 12, 31), date(2028, 1, 31)),  # across the year
+        (date(2026, 7, 31), date(2026, 9, 1)),  # 31 August 2026 is a bank holiday
+        (date(2026, 11, 26), date(2026, 12, 29)),  # Saturday 26 Dec, then the Boxing Day holiday
+        (date(2027, 11, 27), date(2027, 12, 29)),  # 27 and 28 Dec 2027 are the Christmas holidays
+        (date(2026, 11, 16), date(2026, 12, 16)),  # an ordinary weekday
+    ],
+)
+def test_connexus_gives_a_calendar_month_counted_from_the_response(responded, last_day):
+    # Connexus 2.8 counts a calendar month from when agreed actions are completed, which we do
+    # not record: counted from the response, the date is the earliest the window can end.
+    policy = load_policy("connexus")
+    assert not policy.escalation.counts_from_response
+    assert policy.escalation.window_words == "a calendar month"
+    assert policy.escalation_by(responded) == last_day
+
+
+def test_the_last_day_is_always_a_working_day_and_never_inside_the_window():
+    for name in ("connect", "connexus"):
+        policy = load_policy(name)
+        day = date(2026, 1, 1)
+        while day < date(2028, 1, 1):
+            last_day = policy.escalation_by(day)
+            assert policy.calendar.is_working_day(last_day), (name, day)
+            minimum = 21 if name == "connect" else 28
+            assert (last_day - day).days >= minimum, (name, day)
+            assert (last_day - day).days <= minimum + 7, (name, day)  # at most a Christmas later
+            day = date.fromordinal(day.toordinal() + 1)
+
+
+def test_an_escalation_window_in_working_days_counts_bank_holidays_out():
+    policy = parse_policy(MINIMAL + '[escalation]\namount = 20\nunit = "working_days"\n')
+    assert policy.escalation.window_words == "20 working days"
+    # From Friday 18 Dec 2026: Christmas, Boxing Day (observed 28th) and New Year's Day are skipped.
+    assert policy.escalation_by(date(2026, 12, 18)) == date(2027, 1, 20)
+    assert policy.escalation_by(date(2026, 11, 26)) == date(2026, 12, 24)
+
+
+def test_an_escalation_window_in_calendar_days_moves_off_a_bank_holiday():
+    policy = parse_policy(MINIMAL + '[escalation]\namount = 28\nunit = "calendar_days"\n')
+    assert policy.escalation_by(date(2026, 11, 27)) == date(2026, 12, 29)  # 25 Dec, then the weekend
+    assert policy.escalation_by(date(2026, 11, 26)) == date(2026, 12, 24)
+
+
+def test_the_escalation_date_uses_the_landlords_nation():
+    text = '[escalation]\namount = 3\nunit = "weeks"\n'
+    england = parse_policy(MINIMAL + text)
+    scotland = parse_policy('nation = "scotland"\n' + MINIMAL + text)
+    # Saturday 2 Jan 2027 is a Scottish bank holiday, moved to Monday 4 Jan; not in England.
+    assert england.escalation_by(date(2026, 12, 12)) == date(2027, 1, 4)
+    assert scotland.escalation_by(date(2026, 12, 12)) == date(2027, 1, 5)
