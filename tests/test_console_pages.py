@@ -558,3 +558,177 @@ def test_an_agent_records_the_residents_consent_for_their_representative(client,
     assert advocate.consent == "given" and advocate.consent_at is not None
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "advocate.consent")).one()
     assert event.actor == "staff:agent" and event.before["consent"] == "to_obtain"
+
+
+# The last day to ask for Stage 2, and a late request ---------------------------------------------
+
+
+@pytest.fixture
+def connect(app):
+    """The console running Connect's policy: 3 weeks from the Stage 1 letter to ask for Stage 2."""
+    from intake.policy import load_policy
+
+    app.state.policy = load_policy("connect")
+    return app.state.policy
+
+
+def answered_at_stage1(session, policy, users, monkeypatch, days_ago: int, name: str = "Lena Ward"):
+    """A complaint whose Stage 1 response went out `days_ago` days ago."""
+    from intake import case_actions
+    from intake.models import uk_date
+
+    answered_on = uk_date(utcnow()) - timedelta(days=days_ago)
+    case = seed_case(
+        session,
+        policy,
+        DemoCase("third time the roof has leaked", "complaint", "sms", name, phone="07700900999"),
+    )
+    monkeypatch.setattr(case_actions, "today", lambda: answered_on)
+    case_actions.acknowledge_case(session, policy, case, users["officer"], on=answered_on)
+    case_actions.record_response(
+        session, policy, case, users["officer"], outcome="not_upheld", response_text="We checked."
+    )
+    session.commit()
+    monkeypatch.undo()
+    return case
+
+
+def test_the_case_page_warns_when_the_time_to_ask_for_stage2_has_passed(
+    client, session, users, connect, monkeypatch
+):
+    from intake.console.rendering import nice_date
+
+    case = answered_at_stage1(session, connect, users, monkeypatch, days_ago=40)
+    window_end = connect.escalation_by(case.responded_on)
+    sign_in(client, "officer")
+    page = client.get(f"/staff/cases/{case.public_id}").text
+    assert "The time to ask for Stage 2 has passed" in page
+    assert f"The resident could ask until {nice_date(window_end)}" in page
+    assert "must not unreasonably refuse" in page
+    assert "Resident can ask for Stage 2 until" in page
+    assert "it will be recorded as late" in page  # beside the escalate form too
+
+
+def test_no_warning_while_the_resident_still_has_time(client, session, users, connect, monkeypatch):
+    from intake.console.rendering import nice_date
+
+    case = answered_at_stage1(session, connect, users, monkeypatch, days_ago=3)
+    sign_in(client, "officer")
+    page = client.get(f"/staff/cases/{case.public_id}").text
+    assert "late-escalation" not in page and "has passed" not in page
+    assert nice_date(connect.escalation_by(case.responded_on)) in page
+
+
+def test_a_late_stage2_request_is_escalated_over_http_warned_about_and_audited(
+    client, session, users, connect, monkeypatch
+):
+    from intake.models import uk_date
+
+    case = answered_at_stage1(session, connect, users, monkeypatch, days_ago=40)
+    window_end = connect.escalation_by(case.responded_on)
+    sign_in(client, "officer")
+    url = f"/staff/cases/{case.public_id}"
+    fields = form_fields(client.get(url).text, "escalate")
+    response = client.post(
+        f"{url}/escalate", data={**fields, "reason": "The roof leaks again"}, follow_redirects=False
+    )
+    assert response.status_code == 303  # never refused automatically
+    page = client.get(response.headers["location"]).text
+    assert "Escalated to Stage 2" in page
+    assert "Stage 2 was asked for late" in page and "This is recorded in the history." in page
+    assert "Escalation late" in page  # the history row
+    session.expire_all()
+    assert session.get(Case, case.id).stage == 2
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "escalation.late")).one()
+    assert event.actor == "staff:officer"
+    assert event.after["days_late"] == (uk_date(utcnow()) - window_end).days > 0
+
+
+def test_escalating_with_the_date_the_resident_asked(client, session, users, connect, monkeypatch):
+    from intake.models import CaseStage
+
+    case = answered_at_stage1(session, connect, users, monkeypatch, days_ago=40)
+    asked = case.responded_on + timedelta(days=7)
+    sign_in(client, "officer")
+    url = f"/staff/cases/{case.public_id}"
+    fields = form_fields(client.get(url).text, "escalate")
+    bad = client.post(f"{url}/escalate", data={**fields, "reason": "x", "requested_on": "7/1/2027"})
+    assert bad.status_code == 400 and "Enter the date the resident asked" in bad.text
+    response = client.post(
+        f"{url}/escalate",
+        data={**fields, "reason": "Emailed a week after the letter", "requested_on": asked.isoformat()},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["location"]).text
+    assert "Escalated to Stage 2" in page and "late-escalation" not in page
+    stage2 = session.exec(select(CaseStage).where(CaseStage.case_id == case.id, CaseStage.stage == 2)).one()
+    assert stage2.opened_on == asked
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "escalation.late")).all() == []
+
+
+# Releasing a claimed case ------------------------------------------------------------------------
+
+
+def test_an_agent_releases_their_claim_and_the_case_is_back_in_the_queue(client, session, users, demo):
+    sign_in(client, "agent")
+    case = case_of(session, "Aisha Khan")
+    url = f"/staff/cases/{case.public_id}"
+    assert "Release this case" not in client.get(url).text  # nobody has claimed it
+    client.post(f"{url}/claim", data=form_fields(client.get(url).text, "claim"))
+    assert "Aisha Khan" not in client.get("/staff/queues/all", params={"officer": "unassigned"}).text
+    page = client.get(url).text
+    assert "Release this case" in page and "it is claimed by" not in page
+    response = client.post(f"{url}/release", data=form_fields(page, "release"), follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"]).text
+    assert "It is back in the queue" in page and "nobody yet" in page and "Claim this case" in page
+    assert "Aisha Khan" in client.get("/staff/queues/all", params={"officer": "unassigned"}).text
+    session.expire_all()
+    assert session.get(Case, case.id).assigned_to_id is None
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "case.released")).one()
+    assert event.actor == "staff:agent"
+
+
+def test_release_needs_the_csrf_token(client, session, users, demo):
+    from intake import case_actions
+
+    case = case_of(session, "Aisha Khan")
+    case_actions.claim(session, case, users["agent"])
+    session.commit()
+    sign_in(client, "agent")
+    url = f"/staff/cases/{case.public_id}"
+    fields = form_fields(client.get(url).text, "release")
+    for data in ({"version": fields["version"]}, {**fields, "csrf_token": "not-the-token"}):
+        assert client.post(f"{url}/release", data=data).status_code == 403
+    session.expire_all()
+    assert session.get(Case, case.id).assigned_to_id == users["agent"].id
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "case.released")).all() == []
+
+
+def test_only_the_claiming_agent_or_an_officer_can_release(client, session, users, demo):
+    from intake import case_actions
+
+    create_user(session, "agent2", PASSWORD, "agent", "Sam Second")
+    case = case_of(session, "Aisha Khan")
+    case_actions.claim(session, case, users["agent"])
+    session.commit()
+    url = f"/staff/cases/{case.public_id}"
+
+    sign_in(client, "agent2")
+    page = client.get(url).text
+    assert "Release this case" not in page
+    response = client.post(f"{url}/release", data=form_fields(page, "note"))
+    assert response.status_code == 403
+    session.expire_all()
+    assert session.get(Case, case.id).assigned_to_id == users["agent"].id
+
+    sign_in(client, "officer")
+    page = client.get(url).text
+    assert "Release this case" in page and "it is claimed by Alex Agent" in page
+    response = client.post(f"{url}/release", data=form_fields(page, "release"), follow_redirects=False)
+    assert response.status_code == 303
+    session.expire_all()
+    assert session.get(Case, case.id).assigned_to_id is None
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "case.released")).one()
+    assert event.actor == "staff:officer" and "agent's claim" in event.detail
