@@ -99,6 +99,8 @@ PATTERNS: dict[str, list[str]] = {
         "take|taking|bring|drag you|u|this|ya|them|it|the+matter|matters to court", "see you|u in court", "sue|suing|sued",
         "legal action", "legal advice", "legal route", "solicitor|solicitors|lawyer|lawyers", "no win no fee",
         "letter of claim", "letter before action", "pre-action", "pre action", "housing disrepair",
+        "take|taking|bring|drag you|u|this|it|them to small+claims|the+small+claims|the+tribunal|tribunal|the+ombudsman",
+        "see you|u in small+claims|the+small+claims", "apply|go|going to the tribunal", "report you to the ombudsman",
     ],
     "cue:insurance": [
         "insurance|insurers|insurer|insurers'|insurance's claim|claims|company|team|department|form|adjuster|reference|ref",
@@ -150,6 +152,8 @@ PATTERNS: dict[str, list[str]] = {
     "urg:gas": [
         "smell|smells|smelling|smelt|smelled|stink|stinks|whiff of? gas", "gas smell|leak|leaking|escape",
         "leaking gas", "carbon monoxide", "co alarm|detector", "monoxide", "gas alarm",
+        "eggy|rotten+egg|rotten+eggs smell", "smell of rotten? eggs", "co detector|alarm going|keeps|went|is beeping|off",
+        "orange|yellow flame", "flame is|looks orange|yellow",
     ],
     "urg:fire": [
         "on fire", "caught|catching fire", "a|the fire in+the|in+my|on+the|at+the|started|broke+out", "flames", "smoke coming|pouring|everywhere|filling",
@@ -167,6 +171,8 @@ PATTERNS: dict[str, list[str]] = {
         "sparking|sparks|spark", "exposed wire|wires|wiring", "live wire|wires|electrics", "electric shock",
         "electrocut*", "shock from|off the",         "fuse box|board smoking|sparking|buzzing|burning", "bare wires", "wires hanging|sticking|exposed",
         "buzzing socket", "socket hanging off",
+        "crackling socket|switch|plug|noise|sound", "switch|socket|plug|sockets is|are|feels warm|hot", "scorch marks",
+        "scorched|blackened|burnt socket|switch|plug", "wires showing|poking|coming+out", "with the wires showing|out",
     ],
     "urg:structural": [
         "ceiling collapsed|collapsing|caved|falling|fell|coming+down|came+down|come+down", "ceiling has|is collapsed|collapsing|falling|come+down|coming+down|fallen",
@@ -266,6 +272,9 @@ PATTERNS: dict[str, list[str]] = {
         "don't|dont|do+not|can't|cant see the|any point in anything|living|life|going+on|carrying+on|it+anymore",
         "no point in anything|living|life|going+on",
         "nothing left to live", "no point anymore|any+more",
+        "might as well not be here|around", "better off if i was+n't|wasn't|was+not|were+n't|weren't here|around",
+        "better off without me", "tablets|pills lined up", "thinking about|of ending it|things|my+life",
+        "don't|dont|do+not want to be around|alive",
     ],
     "cond:no_heat": [
         "no|not|without any? heating|heat|hot+water|hotwater|gas|electric|electricity|power", "heating|boiler not+working|isn't+working|stopped|broke|broken|packed+up|gone|down|failed|died|dead|bust|kaput",
@@ -336,6 +345,11 @@ PATTERNS: dict[str, list[str]] = {
         "manage|handle|deal+with|look+after my|his|her father's|mother's|mum's|dad's|nan's|gran's|parents' affairs", "affairs for him|her|them",
         "asked me to let+you+know|tell+you|get+in+touch|contact+you|report|raise", "is your|the tenant", "who's|whose your|the tenant",
         "she's|he's|they're your|the tenant", "lasting power of attorney", "my young person",
+        "my mother|father|mum|dad|nan|gran|grandmother|grandfather|aunt|uncle|brother|sister mrs|mr|ms|miss",
+        "( daughter|son|granddaughter|grandson|niece|nephew|carer|wife|husband )", "daughter|son|carer|wife of mr|mrs|ms|miss",
+        "carer for mr|mrs|ms|miss", "care coordinator", "district|community|psychiatric nurse", "doing this for me|her|him",
+        "doing this text|message|email for me|her|him", "does|do my messages|texts|emails for me", "helping me write",
+        "writing|texting|emailing for him|her|them", "i write for my", "im|i'm texting|writing|emailing for",
     ],
     # --- adjustments ----------------------------------------------------------
     "adj:deaf": [
@@ -583,6 +597,25 @@ def _negated(words: list[str], start: int) -> bool:
     return any(words[i] in _NEGATORS for i in range(max(0, start - 3), start))
 
 
+# A court word this close after a threat marker ("I'll", "if", "unless") is a threat, unless the
+# words themselves say proceedings exist ("hearing", "issued", "claim number").
+_THREAT_WINDOW = 60
+_THREAT_BEFORE = re.compile(
+    r"\b(?:i'll|ill|i will|we'll|we will|i'd|will be|would|going to|gonna|unless|threaten\w*|or else|if)\b"
+)
+_FILED_WORDS = re.compile(
+    r"issued|filed|lodged|started|commenced|sealed|hearing|served|claim form|particulars|ref|number|papers|\bn1\b"
+)
+
+
+def _threatened(lower: str, hit: Hit) -> bool:
+    """A legal-filed cue that is really a threat: a threat marker just before it, no filed words in it."""
+    if _FILED_WORDS.search(lower, hit.start, hit.end):
+        return False
+    before = lower[max(0, hit.start - _THREAT_WINDOW) : hit.start]
+    return bool(_THREAT_BEFORE.search(before)) and not _FILED_WORDS.search(before)
+
+
 # A crime word counts against staff only when a staff word is this close (characters).
 _CRIME_STAFF_WINDOW = 250
 # Strings in spaCy's vocabulary before the rule pipeline is rebuilt (about 30 MB).
@@ -636,6 +669,19 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     tokens = {label for label in by_label}
 
     # Exclusion cues.
+    if "cue:legal_filed" in by_label:
+        # "If it isn't fixed I'll take you to the county court": a court word after a threat is a
+        # threat, not started proceedings (TRIAGE_GUIDE.md: "I will take you to court" is a complaint).
+        threats = [h for h in by_label["cue:legal_filed"] if _threatened(lower, h)]
+        if threats:
+            by_label.setdefault("cue:legal_threat", []).extend(threats)
+            kept = [h for h in by_label["cue:legal_filed"] if h not in threats]
+            if kept:
+                by_label["cue:legal_filed"] = kept
+            else:
+                del by_label["cue:legal_filed"]
+                tokens.discard("cue:legal_filed")
+                tokens.add("cue:legal_threat")
     if "cue:crime" in by_label and "cue:staff" in by_label:
         near = [
             (c, st)

@@ -174,3 +174,28 @@ def test_first_report_of_a_repair_is_a_service_request():
 def test_exclusion_reasons(text, reason):
     triage = classify(text, RECEIVED)
     assert (triage.category, triage.exclusion_reason) == ("exclusion", reason)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "If you don't pay for the freezer full of food your electrician ruined, I'm taking you to small claims.",
+        "The service charge for the lift doubled while it was broken for months. Justify it or I'll apply to "
+        "the tribunal.",
+        "If the roof isn't fixed by the end of the month I will take you to the county court over it.",
+    ],
+)
+def test_a_threat_of_small_claims_court_or_tribunal_stays_a_complaint(text):
+    triage = classify(text, RECEIVED)
+    assert triage.category == "complaint"
+    assert triage.exclusion_reason is None
+
+
+def test_a_threat_word_does_not_hide_a_claim_already_issued():
+    from classifier.rules import analyse
+
+    result = analyse(
+        "if you want the details, the claim was issued at the county court last month, ref k7q1."
+    )
+    assert "legal_proceedings" in result.exclusion_cues
+    assert not result.legal_threat_only

@@ -195,3 +195,53 @@ def test_a_message_in_a_language_the_model_cannot_read_goes_to_a_person():
     )
     assert "interpreter:romanian" in triage.adjustments
     assert triage.needs_review
+
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        (
+            "My carbon monoxide detector keeps going off in the kitchen and the boiler flame looks orange.",
+            "gas",
+        ),
+        ("There's an eggy smell by the cooker since I got up, is that normal?", "gas"),
+        (
+            "The light switch on the landing feels hot and there's a crackling noise when I touch it.",
+            "electrics",
+        ),
+        (
+            "Honestly everyone would be better off if I wasn't around any more, the flat is the last straw.",
+            "self_harm",
+        ),
+    ],
+)
+def test_indirectly_worded_risks_are_flagged(text, kind):
+    triage = classify(text, RECEIVED)
+    assert triage.urgent
+    assert any(e.label == f"urgent:{kind}" for e in triage.evidence)
+
+
+def test_a_relative_named_formally_or_signing_as_family_is_an_advocate():
+    text = (
+        "My father Mr Idris Lane has lived at 5 Kiln Street for thirty years. His kitchen window will not "
+        "close and the handle has come off. Could someone visit this week?\n\nBeth Lane (daughter)"
+    )
+    triage = classify(text, RECEIVED)
+    assert triage.advocate
+    assert any(e.label == "advocate" for e in triage.evidence)
+
+
+def test_someone_typing_for_the_resident_is_an_advocate():
+    assert classify(
+        "My grandson is doing this message for me as my eyes are bad. The path light outside my door is out.",
+        RECEIVED,
+    ).advocate
+
+
+def test_an_unreadable_message_is_treated_as_possibly_urgent():
+    triage = classify(
+        "Dzień dobry, piszę w sprawie mieszkania. Proszę o kontakt po polsku, nie mówię dobrze po angielsku.",
+        RECEIVED,
+    )
+    assert triage.needs_review
+    assert triage.urgent  # nobody has read it yet, so it cannot be ruled safe
