@@ -35,6 +35,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import aiohttp
 import httpx
 from twilio.request_validator import RequestValidator
 
@@ -64,6 +65,50 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def process_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, command line, CPU seconds used so far), from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), command, (int(fields[11]) + int(fields[12])) / ticks)
+    return table
+
+
+def cpu_by_pid(roots: dict[str, int], database: str) -> dict[int, tuple[str, float]]:
+    """CPU seconds so far of each process in a role: a root process and its descendants, or a
+    PostgreSQL backend serving `database` (others on the machine are not ours)."""
+    table = process_table()
+    found = {}
+    for pid, (_, command, seconds) in table.items():
+        if command.startswith("postgres:") and f" {database} " in command:
+            found[pid] = ("postgresql", seconds)
+            continue
+        seen = pid
+        while seen > 1 and seen in table:
+            role = next((role for role, root in roots.items() if root == seen), None)
+            if role:
+                found[pid] = (role, seconds)
+                break
+            seen = table[seen][0]
+    return found
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds each role used between two readings (a process that ended in between is lost)."""
+    totals: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        totals[role] = totals.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    return totals
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -96,7 +141,7 @@ def make_request(n: int, validator: RequestValidator) -> tuple[dict[str, str], s
 
 
 async def post(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     form,
     signature,
     results: list,
@@ -110,9 +155,10 @@ async def post(
     async with gate or _NO_GATE:
         started = time.perf_counter()
         try:
-            response = await client.post(PATH, data=form, headers={"X-Twilio-Signature": signature})
-            status = response.status_code
-        except httpx.HTTPError as exc:
+            async with client.post(PATH, data=form, headers={"X-Twilio-Signature": signature}) as response:
+                await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
             status = f"{type(exc).__name__}"
         finished = time.perf_counter()
     if timed:
@@ -136,12 +182,16 @@ async def run_load(
     validator = RequestValidator(AUTH_TOKEN)
     rng = random.Random(seed)
     # Twilio opens many connections at once; 256 in flight is more than this load ever needs.
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    # aiohttp rather than httpx for the load: its client costs a fraction of the CPU per request,
+    # and CPU the load generator burns on this shared machine is CPU the server under test loses.
+    connector = aiohttp.TCPConnector(limit=256, keepalive_timeout=60)
     gate = asyncio.Semaphore(256)
     sent_forms: list[dict[str, str]] = []
     retries = 0
     results: list[tuple[float, float, object, str]] = []
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+    async with aiohttp.ClientSession(
+        base_url=base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as client:
         # warm up: every worker loads the classifier model before timing starts
         warm = []
         for n in range(warmup):
@@ -362,6 +412,10 @@ def main() -> int:
             f"load: {args.rate:g} signed SMS webhooks/s for {args.duration:g} s "
             f"({int(args.rate * args.duration)} requests, ~{args.retry_fraction:.0%} retries)"
         )
+        roles = {"web (uvicorn)": server.pid, "load client": os.getpid()}
+        if background is not None:
+            roles["worker"] = background.pid
+        cpu_before = cpu_by_pid(roles, name)
         results, sent_forms, retries, elapsed, lateness = asyncio.run(
             run_load(
                 base_url,
@@ -372,6 +426,7 @@ def main() -> int:
                 seed=args.seed,
             )
         )
+        cpu_during = cpu_used(cpu_before, cpu_by_pid(roles, name))
         latencies = [seconds * 1000 for seconds, _, _, _ in results]
         service = [seconds * 1000 for _, seconds, _, _ in results]
         statuses = Counter(status for _, _, status, _ in results)
@@ -394,6 +449,13 @@ def main() -> int:
             f"p90 {percentile(service, 90):.1f}  p99 {percentile(service, 99):.1f}  max {max(service):.1f}"
         )
         print(f"responses: {dict(statuses)}  errors: {errors}")
+        print(
+            f"CPU during the load ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}): "
+            + ", ".join(
+                f"{role} {used / elapsed * 100:.0f}% ({used / len(results) * 1000:.2f} ms/request)"
+                for role, used in cpu_during.items()
+            )
+        )
         time.sleep(1)
         if args.replies_from_worker:
             waited = wait_until_processed(url, timeout=300)

@@ -22,10 +22,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.policy = load_policy(settings.policy)
 
-    from intake.console import install as install_console
-
-    install_console(app)  # the staff console under /staff
-
     # The conversation engine behind every channel: adapters get this function, never the engine.
     from bot.pipeline import make_inbound_handler
     from integrations.web_chat import web_chat_router
@@ -42,6 +38,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(twilio_router(app.state.inbound_handler))  # /twilio/sms, /twilio/sms/status
     app.include_router(email_router(app.state.inbound_handler))  # /inbound/email
     install_case_event_hooks(engine, settings.webhook_urls)  # case.created / case.updated -> outbox
+
+    # The staff console under /staff, after the channels: requests are matched against routes in
+    # order, and the webhooks are the hot path.
+    from intake.console import install as install_console
+
+    install_console(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -21,10 +21,11 @@ from datetime import timedelta
 from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.engine.core import ConversationEngine, StaleConversation
+from intake import ratelimit
+from intake.db import insert_new
 from intake.inbound import InboundHandler, InboundMessage, InboundResult
 from intake.models import Attachment, Message, utcnow
 from intake.policy import Policy
@@ -33,6 +34,7 @@ from intake.settings import Settings
 log = logging.getLogger(__name__)
 
 STALE_RETRIES = 5
+UNIQUE_MESSAGE = ("channel", "provider_message_id")  # Message's unique constraint
 
 
 def _sender_lock_key(channel: str, sender: str) -> int:
@@ -53,7 +55,38 @@ class InboundPipeline:
 
     # --- 1. store ------------------------------------------------------------------------------
     def store(self, inbound: InboundMessage) -> tuple[int, bool]:
-        """Insert the message (and its attachments) and commit. (id, False) if we already had it."""
+        """Insert the message (and its attachments) and commit. (id, False) if we already had it.
+
+        The sender's rate limit, if the channel set one, is counted in the same transaction."""
+        with Session(self.engine) as session:
+            inbound = ratelimit.limit_message(session, inbound)
+            message_id = insert_new(session, Message.__table__, self._row(inbound), UNIQUE_MESSAGE)
+            if message_id is None:  # a retry of a message we already have
+                session.rollback()
+                existing = session.exec(
+                    select(Message.id).where(
+                        Message.channel == inbound.channel,
+                        Message.provider_message_id == inbound.provider_message_id[:250],
+                    )
+                ).one()
+                return existing, False
+            for attachment in inbound.attachments:
+                keep = attachment.data is not None and attachment.size <= self.settings.max_attachment_bytes
+                session.add(
+                    Attachment(
+                        message_id=message_id,
+                        filename=(attachment.filename or "attachment")[:255],
+                        content_type=(attachment.content_type or "application/octet-stream")[:120],
+                        size=attachment.size,
+                        url=attachment.url[:1000] if attachment.url else None,
+                        data=attachment.data if keep else None,
+                        truncated=attachment.data is not None and not keep,
+                    )
+                )
+            session.commit()
+            return message_id, True
+
+    def _row(self, inbound: InboundMessage) -> dict:
         limit = self.settings.max_message_chars
         meta = dict(inbound.meta)
         meta["received_at"] = inbound.received_at.isoformat()
@@ -67,47 +100,18 @@ class InboundPipeline:
             meta["references"] = [ref[:1000] for ref in inbound.references[:50]]
         if inbound.sender_name:
             meta["sender_name"] = inbound.sender_name[:200]
-        message = Message(
-            direction="in",
-            channel=inbound.channel,
-            provider_message_id=inbound.provider_message_id[:250],
-            sender=inbound.sender[:320],
-            recipient=(inbound.recipient or "")[:320] or None,
-            subject=(inbound.subject or "")[:500] or None,
-            body=(inbound.raw_body if inbound.raw_body is not None else inbound.body)[:limit],
-            meta=meta,
-        )
-        with Session(self.engine, expire_on_commit=False) as session:
-            session.add(message)
-            try:
-                session.flush()
-                for attachment in inbound.attachments:
-                    keep = (
-                        attachment.data is not None and attachment.size <= self.settings.max_attachment_bytes
-                    )
-                    session.add(
-                        Attachment(
-                            message_id=message.id,
-                            filename=(attachment.filename or "attachment")[:255],
-                            content_type=(attachment.content_type or "application/octet-stream")[:120],
-                            size=attachment.size,
-                            url=attachment.url[:1000] if attachment.url else None,
-                            data=attachment.data if keep else None,
-                            truncated=attachment.data is not None and not keep,
-                        )
-                    )
-                session.commit()
-                return message.id, True
-            except IntegrityError:
-                session.rollback()
-        with Session(self.engine) as session:
-            existing = session.exec(
-                select(Message.id).where(
-                    Message.channel == inbound.channel,
-                    Message.provider_message_id == inbound.provider_message_id[:250],
-                )
-            ).one()
-            return existing, False
+        return {
+            "direction": "in",
+            "channel": inbound.channel,
+            "provider_message_id": inbound.provider_message_id[:250],
+            "sender": inbound.sender[:320],
+            "recipient": (inbound.recipient or "")[:320] or None,
+            "subject": (inbound.subject or "")[:500] or None,
+            "body": (inbound.raw_body if inbound.raw_body is not None else inbound.body)[:limit],
+            "meta": meta,
+            "processed": False,
+            "created_at": utcnow(),
+        }
 
     # --- 2. process ------------------------------------------------------------------------
     def process(self, message_id: int, *, stored_now: bool = False) -> InboundResult:

@@ -38,6 +38,9 @@ class InboundMessage:
     # e-mail subject (CMP-2026-000123), or the case of the message named by In-Reply-To/References.
     thread_reference: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # (key, messages a minute): counted in the same transaction that stores the message; over
+    # the limit the message is still kept, but marked automatic (never answered). See ratelimit.
+    rate_limit: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)

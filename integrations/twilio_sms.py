@@ -14,9 +14,10 @@ confirms on the carrier side; texting after STOP is not allowed). START re-subsc
 answered with the office's contact details, both through the outbox.
 
 Rate limit: more than settings.public_rate_limit_per_minute messages a minute from one number
-are still passed on and stored (a resident's words are never lost) but marked automatic, so the
-engine records them without answering. We choose silence over a "slow down" note because a
-flood is most often another machine's auto-responder, and answering it feeds the loop.
+are still stored (a resident's words are never lost) but marked automatic, so the engine
+records them without answering (intake.ratelimit.limit_message). We choose silence over a
+"slow down" note because a flood is most often another machine's auto-responder, and answering
+it feeds the loop.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
-from intake import ratelimit
 from intake.contacts import InvalidPhoneNumber, find_or_create_contact, normalise_phone
 from intake.inbound import InboundAttachment, InboundHandler, InboundMessage
 from intake.models import Contact, Message, Outbox, utcnow
@@ -306,11 +306,8 @@ def process_inbound(request: Request, handle: InboundHandler, message: InboundMe
     if keyword:
         created = store_keyword_message(engine, message, keyword, app.state.policy)
         return {"keyword": keyword, "duplicate": not created}
-    if not ratelimit.hit(engine, f"sms:{message.sender}", settings.public_rate_limit_per_minute):
-        log.warning(
-            "SMS from %s over the per-number rate limit: stored, not answered", mask_phone(message.sender)
-        )
-        message = replace(message, automatic=True, meta={**message.meta, "rate_limited": True})
+    # Counted where the message is stored, in the same transaction (see intake.ratelimit).
+    message = replace(message, rate_limit=(f"sms:{message.sender}", settings.public_rate_limit_per_minute))
     if settings.sms_replies_from_worker and hasattr(handle, "accept"):
         result = handle.accept(message)  # stored; a worker answers it (the reply goes by the outbox anyway)
     else:

@@ -9,6 +9,7 @@ import threading
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from intake import ratelimit
 from intake.inbound import InboundMessage, InboundResult
 from intake.models import Attachment, Message
 from intake.outbox import enqueue
@@ -33,6 +34,7 @@ class RecordingHandler:
         if self.barrier is not None:
             self.barrier.wait(timeout=10)
         with Session(self.engine) as session:
+            message = ratelimit.limit_message(session, message)
             row = Message(
                 direction="in",
                 channel=message.channel,

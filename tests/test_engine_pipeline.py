@@ -375,3 +375,28 @@ def test_the_worker_backs_off_a_message_that_keeps_failing(engine, settings, pol
     assert list(pipeline._failures.values())[0][0] == 1
     stops = iter([False, True])
     pipeline.run_worker(should_stop=lambda: next(stops), idle_sleep=0)
+
+
+def test_over_the_senders_limit_a_message_is_kept_unanswered_and_a_retry_does_not_count(handler, engine):
+    def send(n: int, provider_id: str | None = None):
+        return handler(
+            InboundMessage(
+                channel="sms",
+                sender="+447700900123",
+                body=f"The plumber was brilliant {n}",
+                provider_message_id=provider_id or f"SM-limit-{n}",
+                rate_limit=("sms:+447700900123", 2),
+            )
+        )
+
+    first, second = send(1), send(2)
+    assert first.replies and second.replies
+    again = send(2, provider_id="SM-limit-2")  # Twilio's retry: rolled back with its count
+    assert again.duplicate
+    third = send(3)
+    assert third.replies == () and not third.duplicate  # over the limit: stored, never answered
+    with Session(engine) as session:
+        rows = session.exec(select(Message).where(Message.direction == "in").order_by(Message.id)).all()
+    assert [m.body[-1] for m in rows] == ["1", "2", "3"]
+    assert [bool(m.meta.get("rate_limited")) for m in rows] == [False, False, True]
+    assert all(m.processed for m in rows)
