@@ -319,7 +319,8 @@ PATTERNS: dict[str, list[str]] = {
     ],
     # --- advocates ------------------------------------------------------------
     "adv": [
-        "on behalf of", "on her|his|their|my+mum's|my+dad's|my+mother's|my+father's behalf", "behalf of my|our|the",
+        "on her|his|their|my+mum's|my+dad's|my+mother's|my+father's behalf", "behalf of my|our|your",
+        "on behalf of mr|mrs|ms|miss|dr|our+client|my+client|my+constituent|a+constituent|the+tenant|your+tenant|a+tenant",
         "writing|emailing|texting|messaging|contacting|complaining|calling|here for|about|on my|our mum|mother|dad|father|nan|gran|grandmother|grandfather|grandma|grandad|son|daughter|brother|sister|aunt|uncle|client|elderly",
         "my client|clients", "my service user", "our client|clients|service+user", "the tenant|resident i support",
         "support worker", "key worker", "keyworker", "social worker", "care worker", "advocate", "advocacy",
@@ -333,9 +334,9 @@ PATTERNS: dict[str, list[str]] = {
         "speak for her|him|them", "my constituent", "a constituent", "for my constituent",
         "typing this|for me|for+her|for+him", "is typing", "typing on behalf", "writing this for me|her|him",
         "executor", "next of kin", "granddaughter|grandson|daughter|son|niece|nephew|carer of mrs|mr|ms|miss",
-        "'s son|daughter|granddaughter|grandson|niece|nephew|carer|carers|support+worker|social+worker|advocate|neighbour",
+        "'s carer|carers|support+worker|social+worker|advocate",
         "messaging|writing|texting|emailing|contacting|here for my mate|friend|neighbour", "for my mate|friend",
-        "i help her|him|them with", "help her|him with her|his bills|post|letters", "on behalf of", "behalf",
+        "i help her|him|them with", "help her|him with her|his bills|post|letters",
         "ar ran", "caller said she|he was", "reporting it|this for her|him|them", "asked me to deal|sort|write|contact|email|report",
         "i'm|i+am writing|emailing|contacting you for|about my mum|dad|mother|father|nan|gran",
         "emailing|writing|texting|txting|messaging|contacting|write|email|text|calling|ringing for my|our girlfriend|boyfriend|partner|wife|husband|parents|friend|mate|brother|sister|nan|gran|mum|dad|son|daughter|aunt|uncle|neighbour",
@@ -350,6 +351,11 @@ PATTERNS: dict[str, list[str]] = {
         "carer for mr|mrs|ms|miss", "care coordinator", "district|community|psychiatric nurse", "doing this for me|her|him",
         "doing this text|message|email for me|her|him", "does|do my messages|texts|emails for me", "helping me write",
         "writing|texting|emailing for him|her|them", "i write for my", "im|i'm texting|writing|emailing for",
+    ],
+    # Weaker advocate cues, a separate feature: often a group ("on behalf of the residents'
+    # association"), an agent ("managed on behalf of the freeholder") or a neighbour's relative.
+    "adv_weak": [
+        "on behalf of", "behalf", "'s son|daughter|granddaughter|grandson|niece|nephew|neighbour",
     ],
     # --- adjustments ----------------------------------------------------------
     "adj:deaf": [
@@ -765,7 +771,7 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     tokens.update(f"u:{kind}" for kind in result.urgent)
 
     # Advocates and adjustments.
-    result.advocate = by_label.get("adv", [])[:2]
+    result.advocate = (by_label.get("adv", []) + by_label.get("adv_weak", []))[:2]
     if "adj:phone_only" in by_label:
         asks = by_label.pop("adj:phone_only")
         strong = [h for h in asks if "only" in lower[h.start : h.end] or "instead" in lower[h.start : h.end]]
