@@ -2,12 +2,16 @@
 
     .venv/bin/python bench/bench_sms_webhook.py                      # 200 req/s for 60 s
     .venv/bin/python bench/bench_sms_webhook.py --rate 50 --duration 10 --workers 2
+    .venv/bin/python bench/bench_sms_webhook.py --replies-in-request --rate 40   # the other mode
 
 What it does:
 1. Creates a fresh PostgreSQL database (from --database-url, default $TEST_DATABASE_URL or
    postgresql://postgres@127.0.0.1:5432/test) and migrates it; drops it at the end (--keep to keep).
 2. Starts `uvicorn bot.app:create_app --factory --workers N` on 127.0.0.1 with the real engine
    and classifier, and warms every worker up (loads the model) with requests that are not timed.
+   As the product does by default (SMS_REPLIES_FROM_WORKER=true), the webhook stores each text
+   and `triage worker --no-send` processes (--worker-processes, at `nice` --worker-nice) answer
+   them; with --replies-in-request each webhook works out its reply itself.
 3. Sends --rate signed webhook requests a second for --duration seconds, open loop (each request
    leaves at its scheduled time whether or not earlier ones have finished, as Twilio's do), from
    distinct numbers, with realistic texts; --retry-fraction of them are Twilio-style retries
@@ -323,9 +327,18 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument(
-        "--replies-from-worker",
+        "--replies-in-request",
         action="store_true",
-        help="SMS_REPLIES_FROM_WORKER: webhooks only store; a `triage worker --no-send` process answers",
+        help="SMS_REPLIES_FROM_WORKER=false: each webhook request works out and queues its reply",
+    )
+    parser.add_argument(
+        "--worker-processes", type=int, default=1, help="`triage worker` processes answering texts"
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="scheduling priority of the workers (answering can wait a moment; Twilio's request cannot)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--app", default="bot.app:create_app", help="app factory to serve (for experiments)")
@@ -363,15 +376,19 @@ def main() -> int:
             "DATA_DIR": str(ROOT / "data" / "bench"),
             "SECRET_KEY": "bench-secret-key",
         }
-        if args.replies_from_worker:
-            env["SMS_REPLIES_FROM_WORKER"] = "true"
-            background = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "worker", "--no-send"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        env["SMS_REPLIES_FROM_WORKER"] = "false" if args.replies_in_request else "true"
+        if not args.replies_in_request:
+            background = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "bot.cli", "worker", "--no-send"],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                    preexec_fn=lambda: os.nice(args.worker_nice),
+                )
+                for _ in range(args.worker_processes)
+            ]
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -413,8 +430,8 @@ def main() -> int:
             f"({int(args.rate * args.duration)} requests, ~{args.retry_fraction:.0%} retries)"
         )
         roles = {"web (uvicorn)": server.pid, "load client": os.getpid()}
-        if background is not None:
-            roles["worker"] = background.pid
+        for number, process in enumerate(background or [], start=1):
+            roles[f"worker {number}"] = process.pid
         cpu_before = cpu_by_pid(roles, name)
         results, sent_forms, retries, elapsed, lateness = asyncio.run(
             run_load(
@@ -457,9 +474,9 @@ def main() -> int:
             )
         )
         time.sleep(1)
-        if args.replies_from_worker:
+        if background:
             waited = wait_until_processed(url, timeout=300)
-            print(f"  the worker finished answering {waited:.1f} s after the load ended")
+            print(f"  the workers finished answering {waited:.1f} s after the load ended")
         problems = check_database(url, sent_forms, accepted)
         p99 = percentile(latencies, 99)
         if p99 > args.p99_ms:
@@ -469,9 +486,10 @@ def main() -> int:
         print("RESULT: " + ("PASS" if not problems else "FAIL: " + "; ".join(problems)))
         return 0 if not problems else 1
     finally:
-        if background is not None and background.poll() is None:
-            os.killpg(background.pid, signal.SIGTERM)
-            background.wait(timeout=20)
+        for process in background or []:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
         if server is not None and server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             try:

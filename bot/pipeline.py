@@ -114,15 +114,21 @@ class InboundPipeline:
         }
 
     # --- 2. process ------------------------------------------------------------------------
-    def process(self, message_id: int, *, stored_now: bool = False) -> InboundResult:
+    def process(
+        self, message_id: int, *, stored_now: bool = False, skip_busy: bool = False
+    ) -> InboundResult | None:
+        """Process a stored message once. With `skip_busy` (background workers, PostgreSQL) a
+        message another worker is on, or whose sender another worker is serving, is left to it:
+        the result is None then, and several workers share the backlog instead of queueing on
+        each other's locks."""
         for attempt in range(STALE_RETRIES):
             try:
-                return self._process_once(message_id)
+                return self._process_once(message_id, skip_busy)
             except StaleConversation:
                 log.info("conversation changed under message %s; retrying (%s)", message_id, attempt + 1)
-        return self._process_once(message_id)
+        return self._process_once(message_id, skip_busy)
 
-    def _process_once(self, message_id: int) -> InboundResult:
+    def _process_once(self, message_id: int, skip_busy: bool = False) -> InboundResult | None:
         with Session(self.engine, expire_on_commit=False) as session:
             postgres = self.engine.dialect.name == "postgresql"
             if not postgres:
@@ -130,17 +136,22 @@ class InboundPipeline:
                 session.execute(
                     update(Message).where(Message.id == message_id).values(processed=Message.processed)
                 )
-            message = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
+            query = select(Message).where(Message.id == message_id)
+            message = session.exec(query.with_for_update(skip_locked=skip_busy and postgres)).first()
+            if message is None:  # another worker holds it
+                return None
             if message.processed:
                 session.rollback()
                 return InboundResult(duplicate=True, message_id=message_id)
             if postgres:
                 # One message at a time per sender, whichever worker has it.
-                session.execute(
-                    sa_select(
-                        func.pg_advisory_xact_lock(_sender_lock_key(message.channel, message.sender or ""))
-                    )
-                )
+                key = _sender_lock_key(message.channel, message.sender or "")
+                if skip_busy:
+                    if not session.execute(sa_select(func.pg_try_advisory_xact_lock(key))).scalar_one():
+                        session.rollback()  # its sender's earlier message is being answered: later
+                        return None
+                else:
+                    session.execute(sa_select(func.pg_advisory_xact_lock(key)))
             outcome = self.conversations.process(session, message)
             message.processed = True
             session.add(message)
@@ -188,7 +199,8 @@ class InboundPipeline:
             if retry_at > now:
                 continue
             try:
-                if not self.process(message_id).duplicate:
+                result = self.process(message_id, skip_busy=True)
+                if result is not None and not result.duplicate:
                     done += 1
                 self._failures.pop(message_id, None)
             except Exception:  # keep going: one bad message must not block the rest

@@ -33,8 +33,12 @@ class Settings(BaseSettings):
         default="", description="Public URL Twilio signs; default public_base_url + path"
     )
     sms_replies_from_worker: bool = Field(
-        default=False,
-        description="Store texts in the webhook and answer them from `triage worker` (for heavy SMS traffic)",
+        default=True,
+        description=(
+            "The SMS webhook only stores each text and answers Twilio at once; the conversation worker "
+            "(`triage worker`, or the one inside `triage run`) replies a moment later through the outbox. "
+            "false: work out the reply inside the webhook request (slower under load)."
+        ),
     )
 
     smtp_host: str = "127.0.0.1"

@@ -400,3 +400,49 @@ def test_over_the_senders_limit_a_message_is_kept_unanswered_and_a_retry_does_no
     assert [m.body[-1] for m in rows] == ["1", "2", "3"]
     assert [bool(m.meta.get("rate_limited")) for m in rows] == [False, False, True]
     assert all(m.processed for m in rows)
+
+
+@pytest.mark.postgres
+def test_several_workers_share_a_backlog_each_message_answered_once_in_each_senders_order(
+    engine, settings, policy
+):
+    workers = [make_inbound_handler(engine, settings, policy, fake_classify) for _ in range(3)]
+    senders = [f"+4477009{n:05d}" for n in range(8)]
+    for turn in range(3):
+        for sender in senders:
+            workers[0].accept(
+                InboundMessage(
+                    channel="sms",
+                    sender=sender,
+                    body=f"The plumber was brilliant {turn}",
+                    provider_message_id=f"SM-backlog-{sender}-{turn}",
+                )
+            )
+    barrier = threading.Barrier(len(workers))
+    done: list[int] = []
+
+    def drain(worker):
+        barrier.wait(timeout=10)
+        total = 0
+        while n := worker.process_pending(older_than=timedelta(0), deferred_channels=("sms",)):
+            total += n
+        done.append(total)
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    while workers[0].process_pending(older_than=timedelta(0), deferred_channels=("sms",)):
+        pass  # whatever was skipped while its sender was busy
+    with Session(engine) as session:
+        messages = session.exec(select(Message).where(Message.direction == "in")).all()
+        assert len(messages) == 24 and all(m.processed for m in messages)
+        for sender in senders:
+            conversation = session.exec(
+                select(Conversation)
+                .join(Message, Message.conversation_id == Conversation.id)
+                .where(Message.sender == sender)
+            ).first()
+            assert conversation.version == 1 + 3  # three turns, each on the state the last one left
+    assert count(engine, Case) == 24 and count(engine, Outbox) == 24  # a compliment each, thanked once

@@ -26,8 +26,9 @@ RESIDENT = "+447700900123"
 class Phone:
     """The resident's phone, texting through Twilio to our webhook."""
 
-    def __init__(self, client: TestClient, monkeypatch, number: str = RESIDENT):
+    def __init__(self, client: TestClient, monkeypatch, number: str = RESIDENT, worker: bool = True):
         self.client = client
+        self.worker = worker  # run the conversation worker's next step after each text
         self.number = number
         self.count = 0
         self.clock = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -60,6 +61,10 @@ class Phone:
             twilio_sms.INBOUND_PATH, data=form, headers={"X-Twilio-Signature": signature}
         )
         assert response.status_code == 200, response.text
+        app = self.client.app
+        if self.worker and app.state.settings.sms_replies_from_worker:
+            # What `triage worker` (or the worker thread of `triage run`) does next.
+            app.state.inbound_handler.process_pending(deferred_channels=("sms",))
         return form
 
 
@@ -71,7 +76,7 @@ def fake_twilio():
 
 
 @pytest.fixture
-def sms_settings(settings, fake_twilio):
+def twilio_settings(settings, fake_twilio):
     return settings.model_copy(
         update={
             "public_base_url": PUBLIC,
@@ -81,6 +86,13 @@ def sms_settings(settings, fake_twilio):
             "twilio_api_base_url": fake_twilio.base_url,
         }
     )
+
+
+@pytest.fixture(params=[True, False], ids=["answered-by-worker", "answered-in-request"])
+def sms_settings(request, twilio_settings):
+    """Both ways of answering a text: stored by the webhook and answered by the conversation
+    worker (the default), or answered inside the webhook request."""
+    return twilio_settings.model_copy(update={"sms_replies_from_worker": request.param})
 
 
 @pytest.fixture
@@ -245,16 +257,16 @@ def test_over_the_per_number_limit_words_are_kept_on_the_conversation_but_not_an
 
 
 def test_with_replies_from_the_worker_the_webhook_only_stores_and_the_worker_answers(
-    sms_settings, engine, monkeypatch
+    twilio_settings, engine, monkeypatch
 ):
     from datetime import timedelta as td
 
     from bot.app import create_app
 
-    deferred = sms_settings.model_copy(update={"sms_replies_from_worker": True})
+    deferred = twilio_settings.model_copy(update={"sms_replies_from_worker": True})
     app = create_app(deferred, engine=engine, classify=fake_classify)
     with TestClient(app) as client:
-        phone = Phone(client, monkeypatch)
+        phone = Phone(client, monkeypatch, worker=False)
         phone.text("The repair is still not fixed and nobody came")
         phone.text("The repair is still not fixed and nobody came", sid="SM" + "1".rjust(32, "0"))  # a retry
         assert counts(engine) == {"Message": 1, "Case": 0, "Outbox": 0}  # stored, not yet answered
