@@ -7,11 +7,13 @@ How the parts are combined (TRIAGE_GUIDE.md):
   court" or "since 2019 and still" moves it. Then a weak `exclusion` (under `_WEAK_EXCLUSION`) with no rule cue, or whose
   only cue is a *threat* of court, or an `out_of_time` while the dates say it
   is still going on, falls back to `complaint` (guide rule 3: without a clear
-  cue, doubt goes to the resident).
+  cue, doubt goes to the resident); for a threat of court the bar is
+  `_THREAT_ONLY_EXCLUSION`.
 - The exclusion reason is the rule cue's when the rules found one (the model
   breaks ties between several), else the reason model's.
 - `urgent` is set by a rule hit (except the kinds in `SOFT_URGENT_KINDS`) or
-  by the urgent model above `URGENT_THRESHOLD`; `advocate` by the advocate
+  by the urgent model above `URGENT_THRESHOLD`, or because nobody can read the
+  message yet (`UNREADABLE_IS_URGENT`); `advocate` by the advocate
   model (which reads the advocate rules as features); adjustments come from
   the rules (a closed list of codes).
 - `needs_review` when the confidence is under `REVIEW_THRESHOLD`, the
@@ -38,12 +40,13 @@ from classifier.types import CATEGORIES, EXCLUSION_REASONS, Evidence, Triage
 # calibration curve of the held-out split (training_data/README.md, "Review threshold").
 REVIEW_THRESHOLD = 0.70
 # A message is a complaint whenever the model gives complaint at least this, even if another
-# category scores higher: per-source cross-validation showed +1.2 points of complaint recall
-# for -0.3 points of macro-F1.
-COMPLAINT_FLOOR = 0.40
+# category scores higher. Per-source cross-validation (26 Nov 2026): 0.38 gives +0.5 points of
+# complaint recall over 0.40 at the same macro-F1.
+COMPLAINT_FLOOR = 0.38
 # Flag thresholds for the two binary heads. Urgent is low because a missed risk costs more than a
-# look: 0.98 recall, 0.42 precision in per-source cross-validation (training_data/README.md).
-URGENT_THRESHOLD = 0.08
+# look: 0.98 recall, 0.34 precision in per-source cross-validation (training_data/README.md).
+URGENT_THRESHOLD = 0.05
+# 0.4 rather than 0.5: +0.8 to +1.1 points of advocate F1 in per-source cross-validation.
 ADVOCATE_THRESHOLD = 0.4
 # An exclusion the model is less sure of than this falls back to complaint when the rules found no
 # exclusion cue, or only a threat of court, or an issue that is still going on. In per-source

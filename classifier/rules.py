@@ -305,6 +305,15 @@ PATTERNS: dict[str, list[str]] = {
         "packed up|in", "gone off|out", "wedi torri", "ddim yn gweithio",
     ],
     "cond:lift": ["lift|lifts|elevator|lift's"],
+    # An insecure home and someone trying to get in: a risk to safety now.
+    "cond:insecure": [
+        "won't|wont|doesn't|doesnt|can't|cant|cannot|not|no+longer lock|shut|close|secure", "insecure",
+        "no lock", "lock|locks is|are|was broken|bust|snapped", "door|window was|has+been|got kicked|smashed|forced",
+    ],
+    "cond:intruder": [
+        "someone|somebody|people|men|lads|man|he|they tried|trying|try|tries my|the|our door|handle|window|windows",
+        "tried|trying to get|break in", "break|broke|breaking in", "someone|somebody|people|men|lads|man got|getting|coming in",
+    ],
     "cond:trapped": ["stuck|trapped|inside|in+it"],
     "cond:smell": ["smell*|smelt|stink*|whiff|hiss*|odour|odor|reek*"],
     "cond:water": ["water|leak|leaking|leaks|dripping|drip|drips|wet|soaked|flooding|pouring"],
@@ -753,6 +762,10 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
         pair = _near(by_label["cond:heat_word"], by_label["cond:heat_fail"], 40)
         if pair:
             by_label.setdefault("cond:no_heat", []).extend(pair)
+    if "cond:insecure" in by_label and "cond:intruder" in by_label:
+        pair = _near(by_label["cond:insecure"], by_label["cond:intruder"], 200)
+        if pair:
+            by_label.setdefault("urg:danger", []).extend(pair)
     if "cond:lift" in by_label and "cond:trapped" in by_label:
         pair = _near(by_label["cond:lift"], by_label["cond:trapped"], 40)
         if pair:

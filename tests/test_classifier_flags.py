@@ -245,3 +245,18 @@ def test_an_unreadable_message_is_treated_as_possibly_urgent():
     )
     assert triage.needs_review
     assert triage.urgent  # nobody has read it yet, so it cannot be ruled safe
+
+
+def test_an_insecure_door_with_someone_trying_it_is_urgent():
+    triage = classify(
+        "The back door still won't lock after the repair and last night someone tried the handle at 2am.",
+        RECEIVED,
+    )
+    assert triage.urgent
+    assert any(e.label == "urgent:danger" for e in triage.evidence)
+
+
+def test_a_resident_trying_their_own_stiff_lock_is_not_an_intruder():
+    from classifier.rules import analyse
+
+    assert "danger" not in analyse("i tried the door handle again and it still won't lock properly").urgent
