@@ -366,6 +366,20 @@ PATTERNS: dict[str, list[str]] = {
     "adv_weak": [
         "on behalf of", "behalf", "'s son|daughter|granddaughter|grandson|niece|nephew|neighbour",
     ],
+    # A relative described by age or as the subject ("my nan is 82 and...", "it's about my grandad"): the
+    # writer is implied to write for them. A feature for the advocate head, not a decision.
+    "adv_implied": [
+        "my? nan|nans|nan's|gran|grans|gran's|grandad|grandads|grandad's|granddad|grandma|grandpa|mum|mums|mum's|dad|dads|dad's|auntie|aunt|uncle|mother|father is|'s|s|who's|who+is|turned 60|61|62|63|64|65|66|67|68|69|70|71|72|73|74|75|76|77|78|79|80|81|82|83|84|85|86|87|88|89|90|91|92|93|94|95|96|97|98|99|100|101|102|103|104|105",
+        "it's|its|it+is|this+is|message+is|writing|texting|emailing abt|about my nan|gran|grandad|granddad|grandma|grandpa|mum|dad|mother|father|auntie|aunt|uncle",
+    ],
+    # A resident mentioning their own worker ("my support worker told me to message you"): the worker
+    # is not writing, so not an advocate (TRIAGE_GUIDE.md: someone writing for the resident).
+    "adv_own_worker": [
+        "my support+worker|key+worker|keyworker|social+worker|care+coordinator|carer|cpn|community+psychiatric+nurse|care+worker told|tells|says|said|helped|noticed|knows|suggested|visits|comes|asked+me",
+        "me and|with my support+worker|key+worker|keyworker|social+worker|care+coordinator|carer",
+        "i've|i+have|ive got a|my support+worker|key+worker|keyworker|social+worker|care+coordinator|cpn",
+        "my support+worker|key+worker|social+worker|care+coordinator and i|me",
+    ],
     # --- adjustments ----------------------------------------------------------
     "adj:deaf": [
         "deaf", "deafness", "hard of hearing", "hearing impaired|impairment|loss|aid|aids", "bsl", "british sign language",
