@@ -4,6 +4,11 @@ POST /2010-04-01/Accounts/{AccountSid}/Messages.json with form fields To, From o
 MessagingServiceSid, Body, StatusCallback -> 201 and a JSON message resource (sid, status, ...).
 Every request is recorded. `fail[to_number] = (http_status, twilio_error_code)` makes sends to
 that number fail the way Twilio does.
+
+MMS media: `add_media(content, content_type)` returns a MediaUrl like Twilio's
+(/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{MediaSid}). GET on it needs the
+account's basic auth and answers 307 to a short-lived address of the media store (no auth
+there, like Twilio's), which serves the bytes. `media_fail[media_sid] = http_status` makes it fail.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
+MEDIA_PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages/MM[0-9a-f]{32}/Media/(?P<media>ME[0-9a-f]{32})$"
+)
+STORE_PATH = re.compile(r"^/media-store/(?P<token>[0-9a-f]{32})$")
 
 
 @dataclass
@@ -35,6 +44,9 @@ class FakeTwilio:
     auth_token: str
     requests: list[RecordedRequest] = field(default_factory=list)
     fail: dict[str, tuple[int, int]] = field(default_factory=dict)
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # media sid -> (bytes, type)
+    media_fail: dict[str, int] = field(default_factory=dict)  # media sid -> HTTP status
+    store: dict[str, str] = field(default_factory=dict)  # media-store token -> media sid
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -47,6 +59,20 @@ class FakeTwilio:
     def messages(self) -> list[RecordedRequest]:
         with self.lock:
             return [r for r in self.requests if r.path.endswith("/Messages.json")]
+
+    def add_media(self, content: bytes, content_type: str) -> str:
+        """Hold a media item as Twilio does; returns its MediaUrl."""
+        media_sid = "ME" + secrets.token_hex(16)
+        message_sid = "MM" + secrets.token_hex(16)
+        self.media[media_sid] = (content, content_type)
+        return (
+            f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages/{message_sid}/Media/{media_sid}"
+        )
+
+    @property
+    def media_requests(self) -> list[RecordedRequest]:
+        with self.lock:
+            return [r for r in self.requests if r.method == "GET"]
 
     def start(self) -> FakeTwilio:
         fake = self
@@ -65,15 +91,54 @@ class FakeTwilio:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _auth(self) -> tuple[str, str] | None:
+                header = self.headers.get("Authorization", "")
+                if not header.startswith("Basic "):
+                    return None
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                return (user, password)
+
+            def do_GET(self) -> None:
+                auth = self._auth()
+                with fake.lock:
+                    fake.requests.append(RecordedRequest("GET", self.path, {}, auth, dict(self.headers)))
+                if match := MEDIA_PATH.match(self.path):
+                    if auth != (fake.account_sid, fake.auth_token) or match["account"] != fake.account_sid:
+                        return self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                    media_sid = match["media"]
+                    if media_sid in fake.media_fail:
+                        status = fake.media_fail[media_sid]
+                        return self._reply(status, {"code": 20500, "message": "Error", "status": status})
+                    if media_sid not in fake.media:
+                        return self._reply(
+                            404,
+                            {"code": 20404, "message": "The requested resource was not found", "status": 404},
+                        )
+                    token = secrets.token_hex(16)
+                    with fake.lock:
+                        fake.store[token] = media_sid
+                    self.send_response(307)
+                    self.send_header("Location", f"/media-store/{token}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if (match := STORE_PATH.match(self.path)) and match["token"] in fake.store:
+                    content, content_type = fake.media[fake.store[match["token"]]]
+                    self.send_response(200)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(content)))
+                    self.end_headers()
+                    self.wfile.write(content)
+                    return
+                self._reply(
+                    404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
+                )
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
                 form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-                auth = None
-                header = self.headers.get("Authorization", "")
-                if header.startswith("Basic "):
-                    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-                    auth = (user, password)
+                auth = self._auth()
                 with fake.lock:
                     fake.requests.append(RecordedRequest("POST", self.path, form, auth, dict(self.headers)))
                 match = MESSAGES_PATH.match(self.path)

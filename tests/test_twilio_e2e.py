@@ -277,3 +277,137 @@ def test_with_replies_from_the_worker_the_webhook_only_stores_and_the_worker_ans
         assert handler.process_pending(older_than=td(seconds=10), deferred_channels=("sms",)) == 0
     replies = outbox(engine)
     assert len(replies) == 1 and "complaint" in replies[0].body
+
+
+# --- MMS media: downloaded by the worker, not in the webhook ----------------------------------
+
+JPEG = b"\xff\xd8\xff\xe0" + b"mould on the bathroom ceiling" * 20
+
+
+@pytest.fixture
+def worker_client(twilio_settings, engine):
+    from bot.app import create_app
+
+    with TestClient(create_app(twilio_settings, engine=engine, classify=fake_classify)) as client:
+        yield client
+
+
+def attachment_row(engine) -> Attachment:
+    with Session(engine) as session:
+        [attachment] = session.exec(select(Attachment)).all()
+        return attachment
+
+
+def text_photo(client, monkeypatch, url: str, content_type: str = "image/jpeg"):
+    Phone(client, monkeypatch).text(
+        "There is black mould all over the bathroom ceiling, here is a photo", media=[(url, content_type)]
+    )
+
+
+def test_the_worker_downloads_an_mms_photo_from_twilio_with_the_accounts_credentials(
+    worker_client, engine, monkeypatch, twilio_settings, fake_twilio
+):
+    url = fake_twilio.add_media(JPEG, "image/jpeg")
+    text_photo(worker_client, monkeypatch, url)
+    assert fake_twilio.media_requests == []  # the webhook and the reply never fetch media
+    assert attachment_row(engine).data is None
+
+    assert twilio_sms.fetch_media(engine, twilio_settings) == 1
+    attachment = attachment_row(engine)
+    assert attachment.data == JPEG and attachment.size == len(JPEG)
+    assert attachment.content_type == "image/jpeg" and not attachment.truncated
+    assert attachment.fetched_at is not None and attachment.fetch_attempts == 1
+    assert attachment.url == url  # kept: where it came from
+    first, redirected = fake_twilio.media_requests
+    assert first.auth == (ACCOUNT_SID, AUTH_TOKEN) and redirected.path.startswith("/media-store/")
+    assert twilio_sms.fetch_media(engine, twilio_settings) == 0  # nothing left to do
+    assert len(fake_twilio.media_requests) == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "{other}/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1",  # a server that is not Twilio
+        "http://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1",  # not https
+        "https://api.twilio.com.evil.example/2010-04-01/Media/ME1",
+        "https://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+    ],
+)
+def test_a_media_url_that_is_not_twilios_is_never_fetched(
+    worker_client, engine, monkeypatch, twilio_settings, fake_twilio, url
+):
+    other = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()  # stands for an internal service
+    try:
+        text_photo(worker_client, monkeypatch, url.format(other=other.base_url))
+        assert twilio_sms.fetch_media(engine, twilio_settings) == 0
+        assert other.requests == [] and fake_twilio.media_requests == []
+    finally:
+        other.stop()
+    attachment = attachment_row(engine)
+    assert attachment.data is None and attachment.url == url.format(other=other.base_url)
+    assert attachment.fetch_attempts == twilio_sms.MAX_FETCH_ATTEMPTS and "Not a Twilio address" in (
+        attachment.fetch_error or ""
+    )
+    assert twilio_sms.fetch_media(engine, twilio_settings) == 0  # given up: not tried again
+
+
+def test_media_over_the_size_cap_keeps_its_details_and_is_marked_too_large(
+    worker_client, engine, monkeypatch, twilio_settings, fake_twilio
+):
+    url = fake_twilio.add_media(b"x" * 5000, "video/mp4")
+    text_photo(worker_client, monkeypatch, url, "video/mp4")
+    capped = twilio_settings.model_copy(update={"max_attachment_bytes": 1000})
+    assert twilio_sms.fetch_media(engine, capped) == 1
+    attachment = attachment_row(engine)
+    assert attachment.truncated and attachment.data is None and attachment.size == 5000
+    assert attachment.content_type == "video/mp4" and attachment.fetched_at is not None
+    assert twilio_sms.fetch_media(engine, capped) == 0
+
+
+def test_a_failing_download_is_retried_with_back_off_then_given_up_keeping_the_url(
+    worker_client, engine, monkeypatch, twilio_settings, fake_twilio
+):
+    url = fake_twilio.add_media(JPEG, "image/jpeg")
+    fake_twilio.media_fail[url.rsplit("/", 1)[1]] = 500
+    text_photo(worker_client, monkeypatch, url)
+    clock = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    monkeypatch.setattr(twilio_sms, "utcnow", lambda: clock)
+    assert twilio_sms.fetch_media(engine, twilio_settings) == 0
+    assert len(fake_twilio.media_requests) == 1
+    assert twilio_sms.fetch_media(engine, twilio_settings) == 0  # backing off: not tried again yet
+    assert len(fake_twilio.media_requests) == 1
+    attachment = attachment_row(engine)
+    assert attachment.fetch_attempts == 1 and attachment.fetch_error == "Twilio answered 500."
+    for _ in range(10):
+        clock += timedelta(hours=2)
+        twilio_sms.fetch_media(engine, twilio_settings)
+    assert len(fake_twilio.media_requests) == twilio_sms.MAX_FETCH_ATTEMPTS
+    attachment = attachment_row(engine)
+    assert attachment.fetch_attempts == twilio_sms.MAX_FETCH_ATTEMPTS
+    assert attachment.data is None and attachment.url == url and attachment.fetched_at is None
+
+
+def test_media_twilio_no_longer_has_is_given_up_at_once(
+    worker_client, engine, monkeypatch, twilio_settings, fake_twilio
+):
+    url = fake_twilio.add_media(JPEG, "image/jpeg")
+    del fake_twilio.media[url.rsplit("/", 1)[1]]  # deleted on Twilio's side
+    text_photo(worker_client, monkeypatch, url)
+    assert twilio_sms.fetch_media(engine, twilio_settings) == 0
+    attachment = attachment_row(engine)
+    assert attachment.fetch_attempts == twilio_sms.MAX_FETCH_ATTEMPTS and attachment.url == url
+    assert attachment.fetch_error == "Twilio answered 404."
+
+
+def test_the_worker_loop_fetches_media_until_told_to_stop(
+    worker_client, engine, monkeypatch, twilio_settings, fake_twilio
+):
+    url = fake_twilio.add_media(JPEG, "image/png")
+    text_photo(worker_client, monkeypatch, url)
+    rounds = iter([False, True])
+    twilio_sms.fetch_media_forever(
+        engine, twilio_settings, should_stop=lambda: next(rounds, True), every=0.01
+    )
+    attachment = attachment_row(engine)
+    assert attachment.data == JPEG and attachment.content_type == "image/png"

@@ -77,6 +77,24 @@ def start_conversation_worker(engine, settings, stop: threading.Event) -> thread
     return thread
 
 
+def start_media_fetcher(engine, settings, stop: threading.Event) -> threading.Thread | None:
+    """Download MMS photos Twilio still holds (it needs our credentials, and may delete them),
+    outside any request or message transaction. None when Twilio is not configured."""
+    from integrations.twilio_sms import fetch_media_forever
+
+    if not settings.twilio_account_sid or not settings.twilio_auth_token.get_secret_value():
+        return None
+    thread = threading.Thread(
+        target=fetch_media_forever,
+        args=(engine, settings),
+        kwargs={"should_stop": stop.is_set},
+        name="mms-media",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def run(
@@ -111,6 +129,7 @@ def register(app: typer.Typer) -> None:
         if dispatcher:
             start_dispatcher(engine, settings, stop)
             start_conversation_worker(engine, settings, stop)
+            start_media_fetcher(engine, settings, stop)
         try:
             uvicorn.run(
                 "bot.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
@@ -135,6 +154,8 @@ def register(app: typer.Typer) -> None:
         threads = [start_conversation_worker(engine, settings, stop)]
         if send and (sender_thread := start_dispatcher(engine, settings, stop)) is not None:
             threads.append(sender_thread)
+        if (media_thread := start_media_fetcher(engine, settings, stop)) is not None:
+            threads.append(media_thread)
         typer.echo("Worker running. Press Ctrl+C to stop.")
         try:
             while all(t.is_alive() for t in threads):
