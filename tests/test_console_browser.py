@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from intake.console.demo import DEMO_PASSWORD, DemoCase, ensure_demo_users, seed_case, seed_demo, seed_history
 from intake.db import make_engine
 from intake.migrate import upgrade
-from intake.models import Case, Correction, Outbox
+from intake.models import Attachment, Case, Correction, Message, Outbox
 from intake.outbox import enqueue
 from intake.policy import load_policy
 from tests.browser import BROWSER_TESTS, SCREENSHOTS, chromium, serious_violations
@@ -92,6 +92,32 @@ def server(tmp_path_factory):
             policy,
             DemoCase(XSS, "complaint", "email", "Xss <b>Email</b>", email="xss@example.org", days_ago=2),
             number=91,
+        )
+        sms_message = session.exec(select(Message).where(Message.case_id == sms.id)).one()
+        session.add_all(
+            [
+                Attachment(
+                    message_id=sms_message.id,
+                    filename=XSS + ".html",
+                    content_type="text/html",
+                    size=90,
+                    data=XSS.encode(),
+                ),
+                Attachment(
+                    message_id=sms_message.id,
+                    filename="walls.mp4",
+                    content_type="video/mp4",
+                    size=9 << 20,
+                    truncated=True,
+                ),
+                Attachment(
+                    message_id=sms_message.id,
+                    filename="media-1.jpeg",
+                    content_type="image/jpeg",
+                    size=0,
+                    url="https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1",
+                ),
+            ]
         )
         letter = enqueue(
             session,
@@ -257,6 +283,7 @@ def test_a_stored_xss_payload_renders_inert(server, page, channel):
     assert "<script>alert(1)</script>" in body.inner_text()
     assert "<img src=x onerror=alert(1)>" in body.inner_text()
     assert page.locator(".message__body script, .message__body img, .message__body svg").count() == 0
+    assert page.locator(".attachments script, .attachments img, .attachments svg").count() == 0
     page.wait_for_timeout(300)
     assert page.dialogs == []
 
@@ -294,6 +321,9 @@ def test_every_page_passes_axe_and_is_screenshotted(server, page):
         open_section(page, summary.inner_text())
     axe_check(page, "case (complaint)")
     shot(page, "case")
+    page.goto(f"{base}/staff/cases/{server['xss']['sms']}")
+    assert "too large to keep" in page.locator(".attachments").inner_text()
+    axe_check(page, "case (files sent with a text)")
     page.goto(f"{base}/staff/self-assessment")
     axe_check(page, "self-assessment")
     shot(page, "self-assessment")

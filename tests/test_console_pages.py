@@ -732,3 +732,106 @@ def test_only_the_claiming_agent_or_an_officer_can_release(client, session, user
     assert session.get(Case, case.id).assigned_to_id is None
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "case.released")).one()
     assert event.actor == "staff:officer" and "agent's claim" in event.detail
+
+
+# --- Attachments: photos and files residents sent -----------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+
+
+@pytest.fixture
+def with_files(session, policy):
+    """A text complaint with a photo, a forged HTML 'photo' with a hostile name, a video too large
+    to keep, and a photo Twilio still holds."""
+    from intake.models import Attachment, Message
+
+    case = seed_case(
+        session,
+        policy,
+        DemoCase(
+            "black mould in the bathroom again, photos attached",
+            "complaint",
+            "sms",
+            "Mo",
+            phone="07700900555",
+        ),
+    )
+    message = session.exec(select(Message).where(Message.case_id == case.id)).one()
+    files = {
+        "photo": Attachment(
+            message_id=message.id, filename="mould.png", content_type="image/png", size=12 * 1024, data=PNG
+        ),
+        "html": Attachment(
+            message_id=message.id,
+            filename='"><img src=x onerror=alert(1)>.html',
+            content_type="text/html",
+            size=len(XSS),
+            data=f"<html><body>{XSS}</body></html>".encode(),
+        ),
+        "video": Attachment(
+            message_id=message.id,
+            filename="walls.mp4",
+            content_type="video/mp4",
+            size=int(3.4 * 1024 * 1024),
+            truncated=True,
+        ),
+        "held": Attachment(
+            message_id=message.id,
+            filename="media-1.jpeg",
+            content_type="image/jpeg",
+            size=0,
+            url="https://api.twilio.com/2010-04-01/Accounts/AC0/Messages/MM1/Media/ME1",
+        ),
+    }
+    session.add_all(files.values())
+    session.commit()
+    return case, {key: file.public_id for key, file in files.items()}
+
+
+def test_the_case_page_lists_each_messages_files_with_their_names_escaped(client, users, with_files):
+    case, ids = with_files
+    sign_in(client, "agent")
+    html = client.get(f"/staff/cases/{case.public_id}").text
+    files = html[html.index('class="attachments"') : html.index("</ul>", html.index('class="attachments"'))]
+    assert f'href="/staff/attachments/{ids["photo"]}"' in files and "mould.png" in files
+    assert "image/png, 12 KB" in files
+    assert "<img src=x" not in html and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;.html" in files
+    assert f'href="/staff/attachments/{ids["html"]}"' in files
+    assert "walls.mp4" in files and "3.4 MB" in files and "too large to keep" in files
+    assert f"/staff/attachments/{ids['video']}" not in files  # nothing kept, nothing to link
+    assert "held by Twilio, not yet downloaded" in files
+    assert "api.twilio.com" not in html and f"/staff/attachments/{ids['held']}" not in files
+
+
+def test_a_file_downloads_only_for_staff_and_never_runs_in_the_console(client, users, with_files):
+    _case, ids = with_files
+    response = client.get(f"/staff/attachments/{ids['photo']}", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/staff/login")
+
+    sign_in(client, "agent")
+    photo = client.get(f"/staff/attachments/{ids['photo']}")
+    assert photo.status_code == 200 and photo.content == PNG
+    assert photo.headers["content-type"] == "image/png"
+    assert photo.headers["content-disposition"].startswith('attachment; filename="mould.png"')
+    assert photo.headers["x-content-type-options"] == "nosniff"
+
+    page = client.get(f"/staff/attachments/{ids['html']}")
+    assert page.status_code == 200 and page.headers["content-type"] == "application/octet-stream"
+    disposition = page.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="img_src_x_onerror_alert_1_.html"'), disposition
+    assert '"' not in disposition.split("filename*=", 1)[1] and "<" not in disposition
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+    for missing in ("no-such-file", ids["video"], ids["held"], "x" * 100):
+        assert client.get(f"/staff/attachments/{missing}").status_code == 404, missing
+
+
+def test_file_sizes_read_as_staff_would_say_them():
+    from intake.console.rendering import file_size
+
+    assert [file_size(n) for n in (0, 820, 12 * 1024, 3 * 1024 * 1024 + 400 * 1024)] == [
+        "0 bytes",
+        "820 bytes",
+        "12 KB",
+        "3.4 MB",
+    ]

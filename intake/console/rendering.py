@@ -196,6 +196,16 @@ def month_chart(rows: list[dict[str, Any]]) -> Markup:
     return Markup("".join(parts))
 
 
+def file_size(size: int | None) -> str:
+    """Bytes as staff read them: 820 bytes, 12 KB, 3.4 MB."""
+    size = size or 0
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
     autoescape=select_autoescape(["html", "j2"], default=True),
@@ -212,6 +222,7 @@ _env.filters.update(
     exclusion=lambda v: EXCLUSION_NAMES.get(v or "", v or ""),
     role=lambda v: ROLE_NAMES.get(v or "", v or ""),
     adjustment=describe_adjustment,
+    file_size=file_size,
 )
 _env.globals.update(
     CATEGORY_NAMES=CATEGORY_NAMES,

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import and_, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from intake import case_actions as actions
@@ -35,6 +38,7 @@ from intake.errors import CaseActionError, ConflictError, IntakeError
 from intake.models import (
     Adjustment,
     Advocate,
+    Attachment,
     AuditEvent,
     Case,
     CaseStage,
@@ -283,6 +287,27 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
         .order_by(Outbox.created_at, Outbox.id)
     ).all()
     evidence = spans_by_message([m for m in messages if m.direction == "in"], case.triage_evidence or [])
+    attachments: dict[int, list[dict[str, Any]]] = {}
+    message_ids = [m.id for m in messages]
+    if message_ids:
+        # What the page lists, never the bytes themselves.
+        rows = session.execute(
+            sa_select(
+                Attachment.message_id,
+                Attachment.public_id,
+                Attachment.filename,
+                Attachment.content_type,
+                Attachment.size,
+                Attachment.truncated,
+                Attachment.fetch_error,
+                Attachment.url.is_not(None).label("held_by_provider"),
+                Attachment.data.is_not(None).label("kept"),
+            )
+            .where(Attachment.message_id.in_(message_ids))
+            .order_by(Attachment.id)
+        ).all()
+        for row in rows:
+            attachments.setdefault(row.message_id, []).append(row._asdict())
     entries: list[dict[str, Any]] = [
         {
             "direction": m.direction,
@@ -292,6 +317,7 @@ def _case_context(session: Session, policy: Any, case: Case) -> dict[str, Any]:
             "subject": m.subject,
             "what": None,
             "html": highlight(m.body, evidence.get(m.id)),
+            "attachments": attachments.get(m.id, []),
         }
         for m in messages
     ]
@@ -449,6 +475,48 @@ def case_page(
         active_nav="queues",
         **_case_context(session, policy, case),
     )
+
+
+# Attachments --------------------------------------------------------------------------------
+
+# Served with their own type only when a browser cannot run them; anything else (HTML, SVG,
+# scripts) is a download of unknown type, so it never runs in the console's origin.
+SAFE_ATTACHMENT_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif", "application/pdf"}
+)
+
+
+def safe_filename(name: str) -> str:
+    """A resident-chosen file name reduced to letters, digits, dot, dash and underscore, no path."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:100]
+    return cleaned or "attachment"
+
+
+def attachment_headers(attachment: Attachment) -> dict[str, str]:
+    ascii_name = safe_filename(attachment.filename)
+    # filename* keeps a non-ASCII name readable; both are quoted so nothing can break out.
+    utf8_name = quote(attachment.filename.replace("/", "_").replace("\\", "_")[:150], safe="")
+    return {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{utf8_name}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "same-origin",
+    }
+
+
+@router.get("/attachments/{public_id}")
+def attachment_download(public_id: str, staff: StaffDep, session: SessionDep) -> Response:
+    """A resident's file, for staff only, always as a download (never shown inline)."""
+    if len(public_id) > 64:
+        raise PageNotFound()
+    attachment = session.exec(select(Attachment).where(Attachment.public_id == public_id)).first()
+    if attachment is None or attachment.data is None:
+        raise PageNotFound()
+    content_type = attachment.content_type.split(";")[0].strip().lower()
+    media_type = content_type if content_type in SAFE_ATTACHMENT_TYPES else "application/octet-stream"
+    return Response(attachment.data, media_type=media_type, headers=attachment_headers(attachment))
 
 
 def _form_int(form: Any, name: str) -> int | None:
