@@ -190,7 +190,7 @@ class Attachment(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=1000)  # for media held by the provider
     data: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     truncated: bool = False  # over the size cap: metadata kept, content not
-    # Media held by the provider (url set, data not yet): integrations.twilio_sms.fetch_media.
+    # Media held by the provider (url set, data not yet): integrations.twilio_media.fetch_media.
     fetch_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_fetch_at: datetime | None = None  # not before (back-off, and a lease while downloading)
     fetched_at: datetime | None = None  # when the download finished (stored, or too large to keep)

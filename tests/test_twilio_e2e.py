@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from intake.models import Attachment, Case, Contact, Message, Outbox
 from intake.outbox import DELIVERED, Dispatcher
-from integrations import twilio_sms
+from integrations import twilio_media, twilio_sms
 from tests.fake_twilio import FakeTwilio
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -312,7 +312,7 @@ def test_the_worker_downloads_an_mms_photo_from_twilio_with_the_accounts_credent
     assert fake_twilio.media_requests == []  # the webhook and the reply never fetch media
     assert attachment_row(engine).data is None
 
-    assert twilio_sms.fetch_media(engine, twilio_settings) == 1
+    assert twilio_media.fetch_media(engine, twilio_settings) == 1
     attachment = attachment_row(engine)
     assert attachment.data == JPEG and attachment.size == len(JPEG)
     assert attachment.content_type == "image/jpeg" and not attachment.truncated
@@ -320,7 +320,7 @@ def test_the_worker_downloads_an_mms_photo_from_twilio_with_the_accounts_credent
     assert attachment.url == url  # kept: where it came from
     first, redirected = fake_twilio.media_requests
     assert first.auth == (ACCOUNT_SID, AUTH_TOKEN) and redirected.path.startswith("/media-store/")
-    assert twilio_sms.fetch_media(engine, twilio_settings) == 0  # nothing left to do
+    assert twilio_media.fetch_media(engine, twilio_settings) == 0  # nothing left to do
     assert len(fake_twilio.media_requests) == 2
 
 
@@ -340,16 +340,16 @@ def test_a_media_url_that_is_not_twilios_is_never_fetched(
     other = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()  # stands for an internal service
     try:
         text_photo(worker_client, monkeypatch, url.format(other=other.base_url))
-        assert twilio_sms.fetch_media(engine, twilio_settings) == 0
+        assert twilio_media.fetch_media(engine, twilio_settings) == 0
         assert other.requests == [] and fake_twilio.media_requests == []
     finally:
         other.stop()
     attachment = attachment_row(engine)
     assert attachment.data is None and attachment.url == url.format(other=other.base_url)
-    assert attachment.fetch_attempts == twilio_sms.MAX_FETCH_ATTEMPTS and "Not a Twilio address" in (
+    assert attachment.fetch_attempts == twilio_media.MAX_FETCH_ATTEMPTS and "Not a Twilio address" in (
         attachment.fetch_error or ""
     )
-    assert twilio_sms.fetch_media(engine, twilio_settings) == 0  # given up: not tried again
+    assert twilio_media.fetch_media(engine, twilio_settings) == 0  # given up: not tried again
 
 
 def test_media_over_the_size_cap_keeps_its_details_and_is_marked_too_large(
@@ -358,11 +358,11 @@ def test_media_over_the_size_cap_keeps_its_details_and_is_marked_too_large(
     url = fake_twilio.add_media(b"x" * 5000, "video/mp4")
     text_photo(worker_client, monkeypatch, url, "video/mp4")
     capped = twilio_settings.model_copy(update={"max_attachment_bytes": 1000})
-    assert twilio_sms.fetch_media(engine, capped) == 1
+    assert twilio_media.fetch_media(engine, capped) == 1
     attachment = attachment_row(engine)
     assert attachment.truncated and attachment.data is None and attachment.size == 5000
     assert attachment.content_type == "video/mp4" and attachment.fetched_at is not None
-    assert twilio_sms.fetch_media(engine, capped) == 0
+    assert twilio_media.fetch_media(engine, capped) == 0
 
 
 def test_a_failing_download_is_retried_with_back_off_then_given_up_keeping_the_url(
@@ -372,19 +372,19 @@ def test_a_failing_download_is_retried_with_back_off_then_given_up_keeping_the_u
     fake_twilio.media_fail[url.rsplit("/", 1)[1]] = 500
     text_photo(worker_client, monkeypatch, url)
     clock = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-    monkeypatch.setattr(twilio_sms, "utcnow", lambda: clock)
-    assert twilio_sms.fetch_media(engine, twilio_settings) == 0
+    monkeypatch.setattr(twilio_media, "utcnow", lambda: clock)
+    assert twilio_media.fetch_media(engine, twilio_settings) == 0
     assert len(fake_twilio.media_requests) == 1
-    assert twilio_sms.fetch_media(engine, twilio_settings) == 0  # backing off: not tried again yet
+    assert twilio_media.fetch_media(engine, twilio_settings) == 0  # backing off: not tried again yet
     assert len(fake_twilio.media_requests) == 1
     attachment = attachment_row(engine)
     assert attachment.fetch_attempts == 1 and attachment.fetch_error == "Twilio answered 500."
     for _ in range(10):
         clock += timedelta(hours=2)
-        twilio_sms.fetch_media(engine, twilio_settings)
-    assert len(fake_twilio.media_requests) == twilio_sms.MAX_FETCH_ATTEMPTS
+        twilio_media.fetch_media(engine, twilio_settings)
+    assert len(fake_twilio.media_requests) == twilio_media.MAX_FETCH_ATTEMPTS
     attachment = attachment_row(engine)
-    assert attachment.fetch_attempts == twilio_sms.MAX_FETCH_ATTEMPTS
+    assert attachment.fetch_attempts == twilio_media.MAX_FETCH_ATTEMPTS
     assert attachment.data is None and attachment.url == url and attachment.fetched_at is None
 
 
@@ -394,9 +394,9 @@ def test_media_twilio_no_longer_has_is_given_up_at_once(
     url = fake_twilio.add_media(JPEG, "image/jpeg")
     del fake_twilio.media[url.rsplit("/", 1)[1]]  # deleted on Twilio's side
     text_photo(worker_client, monkeypatch, url)
-    assert twilio_sms.fetch_media(engine, twilio_settings) == 0
+    assert twilio_media.fetch_media(engine, twilio_settings) == 0
     attachment = attachment_row(engine)
-    assert attachment.fetch_attempts == twilio_sms.MAX_FETCH_ATTEMPTS and attachment.url == url
+    assert attachment.fetch_attempts == twilio_media.MAX_FETCH_ATTEMPTS and attachment.url == url
     assert attachment.fetch_error == "Twilio answered 404."
 
 
@@ -406,7 +406,7 @@ def test_the_worker_loop_fetches_media_until_told_to_stop(
     url = fake_twilio.add_media(JPEG, "image/png")
     text_photo(worker_client, monkeypatch, url)
     rounds = iter([False, True])
-    twilio_sms.fetch_media_forever(
+    twilio_media.fetch_media_forever(
         engine, twilio_settings, should_stop=lambda: next(rounds, True), every=0.01
     )
     attachment = attachment_row(engine)

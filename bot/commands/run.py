@@ -80,7 +80,7 @@ def start_conversation_worker(engine, settings, stop: threading.Event) -> thread
 def start_media_fetcher(engine, settings, stop: threading.Event) -> threading.Thread | None:
     """Download MMS photos Twilio still holds (it needs our credentials, and may delete them),
     outside any request or message transaction. None when Twilio is not configured."""
-    from integrations.twilio_sms import fetch_media_forever
+    from integrations.twilio_media import fetch_media_forever
 
     if not settings.twilio_account_sid or not settings.twilio_auth_token.get_secret_value():
         return None

@@ -1,7 +1,7 @@
 """MMS media downloaded from Twilio: attempts, next try and when the bytes were stored
 
 Twilio's media URLs need the account's credentials and Twilio may delete the media, so the
-worker downloads each one (integrations.twilio_sms.fetch_media). Each attempt is counted before
+worker downloads each one (integrations.twilio_media.fetch_media). Each attempt is counted before
 it starts, so a crash mid-download still counts and a bad URL is given up after a few tries.
 
 Revision ID: 0005_attachment_fetch
