@@ -80,6 +80,27 @@ PATTERNS: dict[str, list[str]] = {
         "gang", "dog fouling", "barking", "antisocial", "anti-social", "anti social", "asb", "nuisance",
         "fly tipping", "fly-tipping", "graffiti", "vandal*", "smashed", "racist", "hate crime", "stalking",
     ],
+    # A resident saying in so many words that this is a first report (guide: first reports are
+    # service requests). Read by decide.py only when no dissatisfaction cue is found too (rule R2).
+    "cue:first_report": [
+        "first time i|we|i've|we've|ive|weve|im|i'm|i+have|we+have|i+am reported|reporting|report|rang|contacted|raised",
+        "first time reporting|reported", "first time it|it's|its|this|that has|'s|is|happened|happening",
+        "just a normal report|request|repair", "tro cyntaf i mi|ni",
+        "never reported|raised it|this before",
+    ],
+    # The landlord already failed on this matter (guide rule 1's typical words): read by decide.py
+    # only, to keep a repeat report or a missed visit from passing as a first report (rule R2).
+    "cue:failed_before": [
+        "nobody|noone|no1|no+one|no-one came|come|turned+up|showed+up|showed|came+back|come+back|bothered",
+        "never turned|showed up", "never came|arrived|showed|came+back|come+back|rang+back|called+back|got+back",
+        "didn't|didnt|did+not turn|show up", "didn't|didnt|did+not arrive|attend",
+        "no show", "no-show", "second|2nd|third|3rd|fourth|4th|fifth|5th time i|i've|ive|we've|weve|of|asking|reporting|ringing|calling|chasing",
+        "still not|n't fixed|sorted|repaired|done", "still hasn't|hasnt|has+not been fixed|sorted|repaired|done",
+        "still waiting", "botched|bodged", "made it worse",
+        # Welsh
+        "trydydd|ail|pedwerydd|3ydd|2il|4ydd tro", "ddaeth neb", "neb wedi dod|ateb|ffonio", "dal heb",
+        "dim ateb|ymateb", "heb gael ateb",
+    ],
     "cue:other": [
         "opening hours", "what time do+you|are+you open|close", "how do|can i pay", "pay my|the rent",
         "rent account", "direct debit", "wrong number", "who do i speak to", "how do i", "can you tell me",
@@ -696,6 +717,8 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     token_offsets = _match(nlp, matcher, prefixes, lower, by_label)
     result.hits = [h for hits in by_label.values() for h in hits]
     tokens = {label for label in by_label}
+    tokens.discard("cue:first_report")  # read by decide.py (rule R2), not a model feature
+    tokens.discard("cue:failed_before")
 
     # Exclusion cues.
     if "cue:legal_filed" in by_label:

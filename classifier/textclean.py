@@ -54,6 +54,12 @@ _DISCLAIMER = re.compile(
     r"|if you are not the intended recipient|please consider the environment before printing)",
     re.IGNORECASE,
 )
+# A repairs-portal field saying the fault was not reported before: the form's words ("reported before")
+# read as a repeat report to the model, the answer says the opposite, so the model view drops the line.
+_NOT_REPORTED_FIELD = re.compile(
+    r"^\s*(?:has this been |have you )?reported (?:this )?before\s*[?:]\s*(?:no|nope|not by me|not sure|don'?t know)\W*$",
+    re.IGNORECASE,
+)
 # A signature after a sign-off is short: name, role, organisation, phone, address.
 _MAX_SIGNATURE_LINES = 8
 
@@ -174,6 +180,7 @@ def clean(text: str) -> CleanedMessage:
                 break
     rules_keep = [k == "body" for k in kind]
     model_keep = [k == "body" and (signature_from is None or i < signature_from) for i, k in enumerate(kind)]
+    model_keep = [keep and not _NOT_REPORTED_FIELD.match(lines[i][1]) for i, keep in enumerate(model_keep)]
     if not any(lines[i][1].strip() for i in range(n) if model_keep[i]):
         model_keep = rules_keep  # never leave the model nothing to read
     return CleanedMessage(text, _view(text, lines, rules_keep), _view(text, lines, model_keep))
