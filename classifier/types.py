@@ -68,6 +68,9 @@ class Triage:
     evidence: tuple[Evidence, ...] = field(default_factory=tuple)
     model_version: str = ""
     probabilities: dict[str, float] = field(default_factory=dict)
+    # Set ("polish") when the message is written in a language the model cannot read: a person,
+    # with an interpreter, has to read it before anything is decided.
+    unreadable_language: str | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import Session, select
 from test_engine_support import Chat, fake_classify
 
 from bot.pipeline import make_inbound_handler
+from intake.models import Adjustment
 from intake.sms_text import sms_segments
 
 
@@ -521,3 +523,20 @@ def test_every_category_by_email_gets_the_full_letter(engine, settings, policy, 
     assert case.reference in letter.subject and letter.body.startswith(("Dear", "Hello"))
     assert all(row.subject for row in chat.outbox())
     assert all(row.subject.startswith("Re: My housing") for row in chat.outbox() if row.kind == "bot_reply")
+
+
+def test_a_message_nobody_here_can_read_goes_to_a_person_with_no_questions_in_english(chat):
+    reply = chat.send("Dzień dobry, nikt nie przyszedł naprawić ogrzewania, dzwoniłam trzy razy")
+    assert "999" in reply.replies[0]  # we cannot rule out a danger, so the safety line comes first
+    assert not any("?" in r for r in reply.replies)
+    assert any("translated" in r and "interpreter" in r for r in reply.replies)
+    [case] = chat.cases()
+    assert case.category == "complaint" and case.needs_review and case.urgent
+    assert "Polish" in case.review_reason
+    with Session(chat.engine) as session:
+        codes = session.exec(select(Adjustment.code).where(Adjustment.case_id == case.id)).all()
+    assert codes == ["interpreter:polish"]
+    assert chat.conversation().state == "handed_off"
+    more = chat.send("Prosze o kontakt")  # a second message is added to the same case
+    assert len(chat.cases()) == 1 and more.replies
+    assert_every_sms_fits(chat)

@@ -40,6 +40,18 @@ FAKE_TRIAGE: list[tuple[str, Triage]] = [
     ),
     ("what time do you open", Triage("other", 0.9)),
     ("keep cancelling", Triage("complaint", 0.9, advocate=True, adjustments=("interpreter:gujarati",))),
+    (
+        "dzień dobry",
+        Triage(
+            "complaint",
+            0.3,
+            urgent=True,
+            urgent_kind="other",
+            needs_review=True,
+            adjustments=("interpreter:polish",),
+            unreadable_language="polish",
+        ),
+    ),
     ("crash please", None),  # makes the fake classifier fail, to test crash recovery
     # Like the real model at one point: a bare "I want to complain" read as a possible exclusion.
     (

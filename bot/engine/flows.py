@@ -284,6 +284,8 @@ def new_topic(
     t: Turn, text: str, triage: Triage, forced: str | None, explicit_complaint: bool = False
 ) -> None:
     category = forced or triage.category
+    if forced is None and triage.unreadable_language:
+        return pass_to_interpreter(t, text, triage)
     if explicit_complaint and not forced:
         # "I want to complain" is a complaint. Only what they go on to describe can make it an
         # exclusion (still reviewed by staff, never refused) or a report about a neighbour.
@@ -318,6 +320,27 @@ def new_topic(
         "asb_report": route_asb,
         "compliment": record_compliment,
     }.get(category, answer_other)(t, text, triage)
+
+
+def pass_to_interpreter(t: Turn, text: str, triage: Triage) -> None:
+    """Written in a language we cannot read: no questions in English. The case is opened as the
+    classifier's best guess (a possible complaint: a missed one is the costly error) for a person
+    to read with an interpreter, and the resident is told so."""
+    language = triage.unreadable_language
+    code = f"interpreter:{language}"
+    case = t.open(
+        t.new_case(
+            triage.category,
+            text,
+            triage,
+            needs_review=True,
+            review_reason=f"written in {language.title()}: needs translating before it can be triaged",
+            adjustments=[(code, "the message was written in this language")]
+            + [(other, None) for other in triage.adjustments if other != code],
+        )
+    )
+    t.say(R.UNREADABLE.format(reference=case.reference))
+    t.state = "handed_off"
 
 
 def ask_clarifying_question(t: Turn, text: str, triage: Triage) -> None:

@@ -135,6 +135,10 @@ CLARIFY_GENERIC = (
 )
 
 # --- things the resident can say at any point --------------------------------------------------
+UNREADABLE = (
+    "Thank you. We will have your message translated and a member of our team will contact you, "
+    "with an interpreter if you need one. Your reference is {reference}."
+)
 HUMAN = "Of course. We've asked a member of our team to contact you{about}. You can also call us on {phone}, {hours}."
 HANDED_OFF_ADDED = (
     "Thank you, we've added this for our team. They'll be in touch. Call us on {phone} if it's urgent."
