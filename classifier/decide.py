@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from classifier.features import ModelInput, prepare_text
-from classifier.model import CompiledModel
+from classifier.model import CompiledModel, Scored
 from classifier.rules import RuleResult, analyse, normalise
 from classifier.textclean import View, clean
 from classifier.types import CATEGORIES, EXCLUSION_REASONS, Evidence, Triage
@@ -116,10 +116,26 @@ def _word_span(view: View, lowered: str, original: str, gram: str, label: str) -
     return _span(view, original, match.start(), match.end(), label)
 
 
-def decide(model: CompiledModel, text: str, received_at: date | None = None) -> Triage:
-    doc, rules, rules_view, model_view = prepare(text, received_at)
-    vector = model.vectorize(doc)
-    heads = model.scores(doc, vector)
+def decide_many(model: CompiledModel, items: list[tuple[str, date | None]]) -> list[Triage]:
+    """`decide` for a batch: the model scores the whole batch at once. Same result per message."""
+    prepared = [prepare(text, received_at) for text, received_at in items]
+    scored = model.score_many([p[0] for p in prepared])
+    return [
+        decide(model, text, received_at, prepared=p, scored=s)
+        for (text, received_at), p, s in zip(items, prepared, scored, strict=True)
+    ]
+
+
+def decide(
+    model: CompiledModel,
+    text: str,
+    received_at: date | None = None,
+    *,
+    prepared: tuple[ModelInput, RuleResult, View, View] | None = None,
+    scored: Scored | None = None,
+) -> Triage:
+    doc, rules, rules_view, model_view = prepared if prepared is not None else prepare(text, received_at)
+    vector, heads = scored if scored is not None else model.score_many([doc])[0]
     probabilities = heads["category"]
     category = CATEGORIES[int(np.argmax(probabilities))]
     confidence = float(np.max(probabilities))

@@ -40,12 +40,17 @@ _char_cache: dict[str, list[str]] = {}
 _CHAR_CACHE_MAX = 200_000
 
 
+def char_ngrams(word: str) -> list[str]:
+    """The character n-grams of one word, padded with a space each side (uncached)."""
+    padded = f" {word} "
+    lo, hi = CHAR_NGRAM_RANGE
+    return [padded[i : i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
+
+
 def word_char_ngrams(word: str) -> list[str]:
     grams = _char_cache.get(word)
     if grams is None:
-        padded = f" {word} "
-        lo, hi = CHAR_NGRAM_RANGE
-        grams = [padded[i : i + n] for n in range(lo, hi + 1) for i in range(len(padded) - n + 1)]
+        grams = char_ngrams(word)
         if len(_char_cache) < _CHAR_CACHE_MAX:
             _char_cache[word] = grams
     return grams

@@ -18,24 +18,27 @@ from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import NamedTuple
 
 import numpy as np
 
 from classifier.features import (
+    _WORD,
     ModelInput,
     category_rule_features,
     char_features,
+    char_ngrams,
     rule_features,
-    word_char_ngrams,
     word_features,
 )
 from classifier.types import CATEGORIES, EXCLUSION_REASONS
 
-_WORD_CACHE_MAX = 100_000
+# Words whose character n-grams are kept (then the cache starts again): a few MB.
+_WORD_CACHE_MAX = 50_000
 _NO_INDEX = np.zeros(0, dtype=np.int64)
-_NO_VALUE = np.zeros(0, dtype=np.float64)
 SEED = 20240401  # the Code became statutory on 1 April 2024
 FORMAT_VERSION = 1
 # Block weights and regularisation, chosen by per-source cross-validation on the training split.
@@ -70,74 +73,59 @@ class CompiledModel:
         return len(self.categories)
 
     def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state.pop("_word_cache", None)  # per-process caches are not part of the artefact
-        state.pop("_inverse", None)
-        return state
+        # Per-process tables and caches (attributes starting with "_") are not part of the artefact.
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
-    @staticmethod
-    def _tfidf(
-        counts: dict[int, int], idf: np.ndarray, offset: int, weight: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Sublinear tf times idf, l2-normalised and weighted: what TfidfVectorizer and FeatureUnion do."""
-        n = len(counts)
+    def warm(self) -> None:
+        """Build the look-up tables now (at load), not on the first message."""
+        self._tables()
+
+    def _tables(self) -> _Tables:
+        tables = self.__dict__.get("_compiled_tables")
+        if tables is None:
+            tables = self.__dict__["_compiled_tables"] = _Tables(self)
+        return tables
+
+    def score_many(self, docs: Sequence[ModelInput]) -> list[Scored]:
+        """Every head's probabilities for a batch of messages, vectorised together.
+
+        Each message's result depends on that message alone (every sum runs over one row, in
+        column order), so it is the same whether it is scored alone or in any batch: `classify`
+        is `classify_many` of one message.
+        """
+        n = len(docs)
         if not n:
-            return _NO_INDEX, _NO_VALUE
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=n)
-        values = np.log(np.fromiter(counts.values(), dtype=np.float64, count=n))
-        values += 1.0
-        values *= idf[idx]
-        values *= weight / math.sqrt(float(values @ values))
-        if offset:
-            idx += offset
-        return idx, values
-
-    def _char_indices(self, word: str) -> list[int]:
-        """The in-vocabulary character n-grams of one word, cached: words repeat far more than texts."""
-        cache = self.__dict__.setdefault("_word_cache", {})
-        ids = cache.get(word)
-        if ids is None:
-            vocab = self.char_vocab
-            ids = [i for g in word_char_ngrams(word) if (i := vocab.get(g)) is not None]
-            if len(cache) < _WORD_CACHE_MAX:
-                cache[word] = ids
-        return ids
+            return []
+        t = self._tables()
+        texts = [doc.text for doc in docs]
+        words = t.word_matrix(texts)
+        raw = words @ t.word_weights
+        raw += t.char_matrix(texts) @ t.char_weights
+        raw += t.rule_matrix(docs) @ t.rule_weights
+        raw += self.bias
+        heads = self._heads_many(raw)
+        indptr, indices, data = words.indptr, words.indices, words.data
+        return [
+            Scored((indices[indptr[i] : indptr[i + 1]], data[indptr[i] : indptr[i + 1]]), heads[i])
+            for i in range(n)
+        ]
 
     def vectorize(self, doc: ModelInput) -> tuple[np.ndarray, np.ndarray]:
-        """The message's feature vector, sparse: (column indices, values)."""
-        n_word, n_char, n_cat = len(self.word_vocab), len(self.char_vocab), len(self.category_rule_vocab)
-        get = self.word_vocab.get
-        word_counts = {i: c for g, c in Counter(word_features(doc)).items() if (i := get(g)) is not None}
-        wi, wv = self._tfidf(word_counts, self.word_idf, 0, WORD_WEIGHT)
-        char_ids: list[int] = []
-        cache_get = self.__dict__.setdefault("_word_cache", {}).get
-        for word in doc.text.split():
-            ids = cache_get(word)
-            char_ids += ids if ids is not None else self._char_indices(word)
-        ci, cv = self._tfidf(Counter(char_ids), self.char_idf, n_word, CHAR_WEIGHT)
-        offset = n_word + n_char
-        rules = [
-            offset + i
-            for t in category_rule_features(doc)
-            if (i := self.category_rule_vocab.get(t)) is not None
-        ]
-        n_category_rules = len(rules)
-        offset += n_cat
-        rules += [offset + i for t in rule_features(doc) if (i := self.rule_vocab.get(t)) is not None]
-        rule_values = [CATEGORY_RULE_WEIGHT] * n_category_rules + [RULE_WEIGHT] * (
-            len(rules) - n_category_rules
+        """The message's feature vector, sparse: (column indices, values), every block."""
+        t = self._tables()
+        n_word, n_char = len(self.word_vocab), len(self.char_vocab)
+        blocks = (
+            (t.word_matrix([doc.text]), 0),
+            (t.char_matrix([doc.text]), n_word),
+            (t.rule_matrix([doc]), n_word + n_char),
         )
-        idx = np.concatenate((wi, ci, np.array(rules, dtype=np.int64)))
-        values = np.concatenate((wv, cv, np.array(rule_values, dtype=np.float64)))
+        idx = np.concatenate([m.indices.astype(np.int64) + offset for m, offset in blocks])
+        values = np.concatenate([m.data for m, _ in blocks])
         return idx, values
 
-    def scores(
-        self, doc: ModelInput, vector: tuple[np.ndarray, np.ndarray] | None = None
-    ) -> dict[str, np.ndarray]:
+    def scores(self, doc: ModelInput) -> dict[str, np.ndarray]:
         """Probabilities of every head for one message."""
-        idx, values = vector if vector is not None else self.vectorize(doc)
-        raw = values @ self.weights[idx] + self.bias if len(idx) else self.bias.copy()
-        return self._heads(raw)
+        return self.score_many([doc])[0].heads
 
     def contributions(self, vector: tuple[np.ndarray, np.ndarray], output: int, top: int = 3) -> list[str]:
         """The word features that pushed `output` up the most (for evidence), strongest first."""
@@ -148,28 +136,189 @@ class CompiledModel:
             return []
         idx, values = idx[words], values[words]
         contrib = values * self.weights[idx, output]
-        order = np.argsort(-contrib)[:top]
+        order = np.argsort(-contrib, kind="stable")[:top]  # ties: the earlier column (idx is sorted)
         inverse = self.__dict__.get("_inverse")
         if inverse is None:
             inverse = self.__dict__["_inverse"] = {i: g for g, i in self.word_vocab.items()}
         return [inverse[int(idx[k])] for k in order if contrib[k] > 0]
 
-    def _heads(self, raw: np.ndarray) -> dict[str, np.ndarray]:
+    def _heads_many(self, raw: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Calibrated category probabilities, reason softmax and the two flags, row by row."""
         k, r = self.n_categories, len(self.reasons)
-        category = 1.0 / (1.0 + np.exp(self.sigmoid_a * raw[:k] + self.sigmoid_b))
-        total = category.sum()
-        category = category / total if total > 0 else np.full(k, 1.0 / k)
-        reason_raw = raw[k : k + r]
-        reason = np.exp(reason_raw - reason_raw.max())
-        reason /= reason.sum()
-        urgent = 1.0 / (1.0 + math.exp(-raw[k + r]))
-        advocate = 1.0 / (1.0 + math.exp(-raw[k + r + 1]))
-        return {
-            "category": category,
-            "reason": reason,
-            "urgent": np.array([urgent]),
-            "advocate": np.array([advocate]),
-        }
+        category = 1.0 / (1.0 + np.exp(self.sigmoid_a * raw[:, :k] + self.sigmoid_b))
+        total = category.sum(axis=1, keepdims=True)
+        category = np.divide(category, total, out=np.full_like(category, 1.0 / k), where=total > 0)
+        reason_raw = raw[:, k : k + r]
+        reason = np.exp(reason_raw - reason_raw.max(axis=1, keepdims=True))
+        reason /= reason.sum(axis=1, keepdims=True)
+        flags = np.array(
+            [
+                (1.0 / (1.0 + math.exp(-u)), 1.0 / (1.0 + math.exp(-a)))
+                for u, a in raw[:, k + r : k + r + 2].tolist()
+            ]
+        ).reshape(-1, 2)
+        return [
+            {
+                "category": category[i],
+                "reason": reason[i],
+                "urgent": flags[i, 0:1],
+                "advocate": flags[i, 1:2],
+            }
+            for i in range(raw.shape[0])
+        ]
+
+
+class Scored(NamedTuple):
+    """One message's scores: its word features (for evidence) and every head's probabilities."""
+
+    vector: tuple[np.ndarray, np.ndarray]  # word columns and their weighted tf-idf values
+    heads: dict[str, np.ndarray]
+
+
+def _tfidf_rows(rows: np.ndarray, cols: np.ndarray, n_rows: int, idf: np.ndarray, weight: float):
+    """Count (row, column) pairs, then sublinear tf times idf, l2-normalised per row and weighted:
+    what TfidfVectorizer and FeatureUnion do, for a whole batch at once. Rows come out with their
+    columns sorted, so every sum over a row runs in the same order whatever else is in the batch."""
+    import scipy.sparse as sp
+
+    n_cols = len(idf)
+    # One sortable key per pair; 32-bit when it fits, which sorts faster.
+    key_type = np.int32 if n_rows * n_cols < 2**31 else np.int64
+    keys = rows.astype(key_type) * key_type(n_cols) + cols.astype(key_type, copy=False)
+    keys.sort()
+    if len(keys):
+        first = np.empty(len(keys), dtype=bool)
+        first[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(keys)))
+        keys = keys[starts]
+    else:
+        counts = keys
+    row = keys // n_cols
+    col = keys - row * n_cols
+    values = np.log(counts.astype(np.float64))
+    values += 1.0
+    values *= idf[col]
+    squares = np.bincount(row, weights=values * values, minlength=n_rows)
+    scale = np.zeros(n_rows)
+    np.divide(weight, np.sqrt(squares), out=scale, where=squares > 0)
+    values *= scale[row]
+    indptr = np.searchsorted(row, np.arange(n_rows + 1))
+    return sp.csr_matrix((values, col, indptr), shape=(n_rows, n_cols))
+
+
+class _Tables:
+    """The compiled model as look-up arrays for batch vectorising (built once per process)."""
+
+    def __init__(self, model: CompiledModel):
+        n_word, n_char = len(model.word_vocab), len(model.char_vocab)
+        n_cat = len(model.category_rule_vocab)
+        self.model = model
+        # Words: every word of the vocabulary (alone or in a bigram) gets a token id.
+        tokens: dict[str, int] = {}
+        unigrams: list[tuple[int, int]] = []
+        bigrams: list[tuple[int, int, int]] = []
+        for gram, col in model.word_vocab.items():
+            parts = gram.split(" ")
+            ids = [tokens.setdefault(p, len(tokens)) for p in parts]
+            if len(ids) == 1:
+                unigrams.append((ids[0], col))
+            elif len(ids) == 2:
+                bigrams.append((ids[0], ids[1], col))
+        self.tokens = tokens
+        n_tokens = self.n_tokens = max(len(tokens), 1)
+        self.unigram_col = np.full(len(tokens) + 1, -1, dtype=np.int64)  # the last entry: unknown words
+        for token, col in unigrams:
+            self.unigram_col[token] = col
+        keys = np.array([a * n_tokens + b for a, b, _ in bigrams], dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.bigram_keys = keys[order]
+        self.bigram_cols = np.array([c for _, _, c in bigrams], dtype=np.int64)[order]
+        # Characters: each word's in-vocabulary n-grams, cached (words repeat far more than texts).
+        self.char_cache: dict[str, bytes] = {}
+        # Rules: the category model's tokens, then every rule token for the heads.
+        self.rule_cols = {t: [(i, CATEGORY_RULE_WEIGHT)] for t, i in model.category_rule_vocab.items()}
+        for t, i in model.rule_vocab.items():
+            self.rule_cols.setdefault(t, []).append((n_cat + i, RULE_WEIGHT))
+        self.n_rule_cols = n_cat + len(model.rule_vocab)
+        weights = model.weights
+        self.word_weights = weights[:n_word]
+        self.char_weights = weights[n_word : n_word + n_char]
+        self.rule_weights = weights[n_word + n_char :]
+
+    def word_matrix(self, texts: list[str]):
+        """Word 1-2 gram tf-idf rows (what `word_features` counts)."""
+        get = self.tokens.get
+        ids: list[int] = []
+        lengths: list[int] = []
+        for text in texts:
+            words = _WORD.findall(text)
+            ids.extend(map(get, words, repeat(-1)))
+            ids.append(-1)  # no bigram across two messages
+            lengths.append(len(words) + 1)
+        token = np.array(ids, dtype=np.int64)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        unigram = self.unigram_col[token]
+        known = unigram >= 0
+        cols, where = [unigram[known]], [rows[known]]
+        if len(self.bigram_keys):
+            first, second = token[:-1], token[1:]
+            pair = (first >= 0) & (second >= 0)
+            keys = first[pair] * self.n_tokens + second[pair]
+            at = np.searchsorted(self.bigram_keys, keys)
+            np.minimum(at, len(self.bigram_keys) - 1, out=at)
+            hit = self.bigram_keys[at] == keys
+            cols.append(self.bigram_cols[at[hit]])
+            where.append(rows[:-1][pair][hit])
+        model = self.model
+        return _tfidf_rows(
+            np.concatenate(where), np.concatenate(cols), len(texts), model.word_idf, WORD_WEIGHT
+        )
+
+    def _char_cols(self, word: str) -> bytes:
+        vocab = self.model.char_vocab
+        cols = np.array([i for g in char_ngrams(word) if (i := vocab.get(g)) is not None], dtype=np.int32)
+        cache = self.char_cache
+        if len(cache) >= _WORD_CACHE_MAX:
+            cache.clear()  # bounded: a long-running worker sees ever more rare words
+        cache[word] = packed = cols.tobytes()
+        return packed
+
+    def char_matrix(self, texts: list[str]):
+        """Character 2-5 gram tf-idf rows (what `char_features` counts)."""
+        get = self.char_cache.get
+        blobs: list[bytes] = []
+        for text in texts:
+            words = text.split()
+            # Each word's columns are cached as packed int32 bytes: joining them is one C call.
+            parts = list(map(get, words))
+            if None in parts:
+                parts = [
+                    p if p is not None else self._char_cols(w) for p, w in zip(parts, words, strict=True)
+                ]
+            blobs.append(b"".join(parts))
+        n = len(texts)
+        sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=n) // 4
+        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        cols = np.frombuffer(b"".join(blobs), dtype=np.int32)
+        return _tfidf_rows(rows, cols, n, self.model.char_idf, CHAR_WEIGHT)
+
+    def rule_matrix(self, docs: Sequence[ModelInput]):
+        """The rule tokens, binary and weighted: the category model's first, then the heads'."""
+        import scipy.sparse as sp
+
+        get = self.rule_cols.get
+        rows: list[int] = []
+        cols: list[int] = []
+        values: list[float] = []
+        for i, doc in enumerate(docs):
+            for token in doc.rule_tokens:
+                for col, value in get(token, ()):
+                    rows.append(i)
+                    cols.append(col)
+                    values.append(value)
+        return sp.csr_matrix((values, (rows, cols)), shape=(len(docs), self.n_rule_cols), dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------

@@ -498,6 +498,7 @@ _OLD_AGE = re.compile(
     r"\b(?:(?:aged?|is|am|'s|i'm|im|shes|hes)\s+(?:7\d|8\d|9\d|10\d)\b|(?:7\d|8\d|9\d|10\d)\s*(?:-?\s*years?|yrs?|y/?o|year-old)\b"
     r"|in (?:her|his|their|my) (?:70|80|90)s)"
 )
+_TWO_DIGITS = re.compile(r"\d\d")  # every `_OLD_AGE` match has two digits together
 EXCLUSION_CUES = {
     "legal_proceedings": "cue:legal_filed",
     "insurance_claim": "cue:insurance",
@@ -672,6 +673,9 @@ _CRIME_STAFF_WINDOW = 250
 _MAX_VOCABULARY = 300_000
 # Longest text the rule layer reads: bounds the time spent on a 100 KB paste.
 MAX_RULE_CHARS = 20_000
+# Each word seen, and its "prefix*" norm ("" for none); started again when this big.
+_NORMS: dict[str, str] = {}
+_MAX_NORMS = 100_000
 
 
 def _match(nlp, matcher, prefixes, lower: str, by_label: dict[str, list[Hit]]) -> list[tuple[str, int]]:
@@ -684,9 +688,17 @@ def _match(nlp, matcher, prefixes, lower: str, by_label: dict[str, list[Hit]]) -
     starts_lengths = doc.to_array([IDX, LENGTH]).tolist()
     words = [lower[start : start + length] for start, length in starts_lengths]
     token_offsets = [(word, start) for word, (start, _) in zip(words, starts_lengths, strict=True)]
-    for i, word in enumerate(words):
-        if word.startswith(prefixes):
-            doc[i].norm_ = _canonical(word, prefixes)  # "threatened" matches the pattern "threaten*"
+    # "threatened" matches the pattern "threaten*": each word's prefix norm is looked up once.
+    norms = _NORMS
+    for i, norm in enumerate(map(norms.get, words)):
+        if norm is None:
+            word = words[i]
+            norm = _canonical(word, prefixes) if word.startswith(prefixes) else ""
+            if len(norms) >= _MAX_NORMS:
+                norms.clear()
+            norms[word] = norm
+        if norm:
+            doc[i].norm_ = norm
     vocab_strings = nlp.vocab.strings
     for match_id, start, end in matcher(doc):
         label = vocab_strings[match_id]
@@ -772,7 +784,7 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     _merge(by_label, "urg:fire", "urg:fire_extra")
     _merge(by_label, "urg:flood", "urg:flood_extra")
     _merge(by_label, "urg:self_harm", "urg:self_harm_extra")
-    for age in _OLD_AGE.finditer(lower):
+    for age in _OLD_AGE.finditer(lower) if _TWO_DIGITS.search(lower) else ():
         by_label.setdefault("cond:vulnerable", []).append(Hit("cond:vulnerable", age.start(), age.end()))
     if "cond:care_kit" in by_label and "cond:kit_down" in by_label:
         pair = _near(by_label["cond:care_kit"], by_label["cond:kit_down"], 80)
@@ -872,7 +884,7 @@ _LATIN_WORDS = {lang: frozenset(words.split()) for lang, (words, _) in _LATIN_LA
 
 def written_language(text: str, words: list[str]) -> str | None:
     """The language a message is written in, when it is plainly not English (script, then common words)."""
-    english = sum(1 for w in words if w in _ENGLISH_WORDS)
+    english = sum(map(_ENGLISH_WORDS.__contains__, words))
     if english >= max(2, len(words) * 0.2):
         return None  # plainly English: the common case, decided cheaply
     letters = [c for c in text if c.isalpha()]
@@ -925,7 +937,8 @@ def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) 
     """interpreter:<language> codes: a language named beside a need for it, or a message written in it."""
     found: dict[str, Hit] = {}
     n = len(tokens)
-    for i, (word, idx) in enumerate(tokens):
+    every_word = [w for w, _ in tokens]
+    for i, (word, idx) in enumerate(tokens) if not _LANG_SET.isdisjoint(every_word) else ():
         if word in _LANG_SET:
             before = tokens[i - 1][0] if i else ""
             before2 = tokens[i - 2][0] if i > 1 else ""
@@ -936,10 +949,10 @@ def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) 
                 or before2 in ("interpreter", "translator", "speak", "speaks")
             ):
                 found.setdefault(_LANG_NAMES.get(word, word), Hit("adj:interpreter", idx, idx + len(word)))
-    words = [w for w, _ in tokens if w.isalpha()]
+    words = [w for w in every_word if w.isalpha()]
     if words:
-        welsh = sum(1 for w in words if w in _WELSH_WORDS)
-        distinct = sum(1 for w in set(words) if w in _WELSH_DISTINCT)
+        welsh = sum(map(_WELSH_WORDS.__contains__, words))
+        distinct = len(_WELSH_DISTINCT.intersection(words))
         if (distinct >= 2 and welsh >= max(2, len(words) // 4)) or (
             distinct and welsh >= 2 and welsh * 2 >= len(words)
         ):

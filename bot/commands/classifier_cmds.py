@@ -76,34 +76,67 @@ def _progress(enabled: bool):
     return progress
 
 
-def classify_stream(stdin, stdout, stderr, show_progress: bool = False) -> tuple[int, int]:
-    """Classify JSON Lines from `stdin` (bytes) to `stdout` (text), in order. Returns (ok, errors)."""
-    from classifier import classify
+def classify_stream(
+    stdin, stdout, stderr, show_progress: bool = False, batch_size: int | None = None
+) -> tuple[int, int]:
+    """Classify JSON Lines from `stdin` (bytes) to `stdout` (text), in order. Returns (ok, errors).
+
+    Lines are read `batch_size` at a time (default `classifier.BATCH_SIZE`) and classified
+    together with `classify_many`, which gives exactly what `classify` gives for each message.
+    """
+    from classifier import BATCH_SIZE, classify_many
     from classifier.evaluation import prediction_row
 
+    batch_size = max(1, batch_size or BATCH_SIZE)
     ok = errors = 0
     progress = _progress(show_progress)
     task = progress.add_task("classify", total=None) if progress else None
+    # (line number, id, row) per line: a finished row (an error), or None until it is classified.
+    pending: list[tuple[int, object, dict | None]] = []
+    items: list[tuple[str, str | None]] = []
+
+    def flush() -> None:
+        nonlocal ok, errors
+        results = classify_many(items, return_exceptions=True)
+        done = iter(results)
+        for number, record_id, row in pending:
+            if row is None:
+                result = next(done)
+                if isinstance(result, Exception):  # one odd message must never stop the batch
+                    row = {"id": record_id, "error": f"could not classify: {type(result).__name__}"}
+                    stderr.write(f"line {number}: could not classify ({type(result).__name__}: {result})\n")
+                    errors += 1
+                else:
+                    row = prediction_row(record_id, result)
+                    ok += 1
+            stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        if progress:
+            progress.update(task, advance=len(pending))
+        pending.clear()
+        items.clear()
+
     try:
         for number, raw in enumerate(stdin, 1):
             if not raw.strip():
                 continue
             try:
                 record_id, text, received_at = parse_line(raw.rstrip(b"\r\n"))
-                row = prediction_row(record_id, classify(text, received_at))
-                ok += 1
             except BadLine as exc:
                 record_id = getattr(exc, "record_id", None)
-                row = {"id": record_id, "error": str(exc)}
+                pending.append((number, record_id, {"id": record_id, "error": str(exc)}))
                 stderr.write(f"line {number}: {exc}\n")
                 errors += 1
-            except Exception as exc:  # one odd message must never stop the batch
-                row = {"id": locals().get("record_id"), "error": f"could not classify: {type(exc).__name__}"}
+            except Exception as exc:  # one odd line must never stop the batch
+                row = {"id": None, "error": f"could not classify: {type(exc).__name__}"}
+                pending.append((number, None, row))
                 stderr.write(f"line {number}: could not classify ({type(exc).__name__}: {exc})\n")
                 errors += 1
-            stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-            if progress:
-                progress.update(task, advance=1)
+            else:
+                pending.append((number, record_id, None))
+                items.append((text, received_at))
+            if len(pending) >= batch_size:
+                flush()
+        flush()
     finally:
         if progress:
             progress.stop()
@@ -124,7 +157,11 @@ def register(app: typer.Typer) -> None:
         stdout = sys.stdout
         if hasattr(stdout, "reconfigure"):
             stdout.reconfigure(encoding="utf-8", errors="replace")
-        ok, errors = classify_stream(sys.stdin.buffer, stdout, sys.stderr, show_progress=sys.stderr.isatty())
+        # Typed at a terminal, answer each line at once; from a file or a pipe, in batches.
+        batch_size = 1 if sys.stdin.isatty() else None
+        ok, errors = classify_stream(
+            sys.stdin.buffer, stdout, sys.stderr, show_progress=sys.stderr.isatty(), batch_size=batch_size
+        )
         if errors:
             typer.echo(f"{ok} classified, {errors} line(s) with errors.", err=True)
 
