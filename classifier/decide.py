@@ -244,9 +244,16 @@ def _failed_before(rules: RuleResult) -> bool:
     return "cue:failed_before" in labels and "cue:first_report" not in labels
 
 
+_LOWER_WORD = re.compile(r"[a-z]+")
+
+
 def _is_bare_answer(text: str) -> bool:
-    words = re.findall(r"[a-z]+", text.lower())
-    return 0 < len(words) <= 2 and all(word in BARE_ANSWERS for word in words)
+    words: list[str] = []
+    for match in _LOWER_WORD.finditer(text.lower()):
+        if len(words) == 2:
+            return False  # a third word: not a bare answer (and no need to read the rest)
+        words.append(match.group())
+    return bool(words) and all(word in BARE_ANSWERS for word in words)
 
 
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:

@@ -131,16 +131,21 @@ class CompiledModel:
         """The word features that pushed `output` up the most (for evidence), strongest first."""
         idx, values = vector
         n_word = len(self.word_vocab)
-        words = idx < n_word
-        if not words.any():
+        if not len(idx):
             return []
-        idx, values = idx[words], values[words]
+        if idx[-1] >= n_word:  # a whole feature vector (`vectorize`): its word block comes first
+            words = idx < n_word
+            idx, values = idx[words], values[words]
+            if not len(idx):
+                return []
         contrib = values * self.weights[idx, output]
         order = np.argsort(-contrib, kind="stable")[:top]  # ties: the earlier column (idx is sorted)
         inverse = self.__dict__.get("_inverse")
         if inverse is None:
             inverse = self.__dict__["_inverse"] = {i: g for g, i in self.word_vocab.items()}
-        return [inverse[int(idx[k])] for k in order if contrib[k] > 0]
+        return [
+            inverse[i] for i, c in zip(idx[order].tolist(), contrib[order].tolist(), strict=True) if c > 0
+        ]
 
     def _heads_many(self, raw: np.ndarray) -> list[dict[str, np.ndarray]]:
         """Calibrated category probabilities, reason softmax and the two flags, row by row."""

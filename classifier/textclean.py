@@ -130,7 +130,11 @@ def clean(text: str) -> CleanedMessage:
         )
         if not starts_quote and _REPLY_HEADER_WRAPPED.match(line) and _WROTE_LINE.match(nxt):
             starts_quote = True
-        previous = next((lines[j][1] for j in range(i - 1, -1, -1) if lines[j][1].strip()), "")
+        previous = (
+            next((lines[j][1] for j in range(i - 1, -1, -1) if lines[j][1].strip()), "")
+            if starts_quote
+            else ""
+        )
         if starts_quote and _FORWARD_MARKER.match(previous):
             starts_quote = False  # a forwarded message's own headers: drop them below, keep its body
         if (
