@@ -217,6 +217,8 @@ class _Tables:
     """The compiled model as look-up arrays for batch vectorising (built once per process)."""
 
     def __init__(self, model: CompiledModel):
+        import scipy.sparse  # noqa: F401 - imported at load, not on the first message
+
         n_word, n_char = len(model.word_vocab), len(model.char_vocab)
         n_cat = len(model.category_rule_vocab)
         self.model = model
