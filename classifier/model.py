@@ -98,16 +98,18 @@ class CompiledModel:
             return []
         t = self._tables()
         texts = [doc.text for doc in docs]
-        words = t.word_matrix(texts)
-        raw = words @ t.word_weights
-        raw += t.char_matrix(texts) @ t.char_weights
-        raw += t.rule_matrix(docs) @ t.rule_weights
+        words = t.word_rows(texts)
+        raw = np.zeros((n, len(self.bias)))
+        _add_product(raw, words, t.word_weights)
+        _add_product(raw, t.char_rows(texts), t.char_weights)
+        _add_product(raw, t.rule_rows(docs), t.rule_weights)
         raw += self.bias
         heads = self._heads_many(raw)
-        indptr, indices, data = words.indptr, words.indices, words.data
+        indptr, indices, data = words
+        bounds = indptr.tolist()
         return [
-            Scored((indices[indptr[i] : indptr[i + 1]], data[indptr[i] : indptr[i + 1]]), heads[i])
-            for i in range(n)
+            Scored((indices[start:end], data[start:end]), heads[i])
+            for i, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False))
         ]
 
     def vectorize(self, doc: ModelInput) -> tuple[np.ndarray, np.ndarray]:
@@ -115,12 +117,12 @@ class CompiledModel:
         t = self._tables()
         n_word, n_char = len(self.word_vocab), len(self.char_vocab)
         blocks = (
-            (t.word_matrix([doc.text]), 0),
-            (t.char_matrix([doc.text]), n_word),
-            (t.rule_matrix([doc]), n_word + n_char),
+            (t.word_rows([doc.text]), 0),
+            (t.char_rows([doc.text]), n_word),
+            (t.rule_rows([doc]), n_word + n_char),
         )
-        idx = np.concatenate([m.indices.astype(np.int64) + offset for m, offset in blocks])
-        values = np.concatenate([m.data for m, _ in blocks])
+        idx = np.concatenate([indices.astype(np.int64) + offset for (_, indices, _), offset in blocks])
+        values = np.concatenate([data for (_, _, data), _ in blocks])
         return idx, values
 
     def scores(self, doc: ModelInput) -> dict[str, np.ndarray]:
@@ -180,12 +182,30 @@ class Scored(NamedTuple):
     heads: dict[str, np.ndarray]
 
 
-def _tfidf_rows(rows: np.ndarray, cols: np.ndarray, n_rows: int, idf: np.ndarray, weight: float):
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]  # a batch's sparse rows: (indptr, columns, values)
+
+try:  # the kernel behind scipy's `csr_matrix @ ndarray`, without building a matrix per batch
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - a scipy without it: the same sums through the public API
+    _csr_matvecs = None
+
+
+def _add_product(out: np.ndarray, rows: Rows, weights: np.ndarray) -> None:
+    """out += rows @ weights. Each output row sums its own entries in order, whatever the batch."""
+    indptr, indices, data = rows
+    n_rows, n_cols = len(indptr) - 1, weights.shape[0]
+    if _csr_matvecs is not None:
+        _csr_matvecs(n_rows, n_cols, weights.shape[1], indptr, indices, data, weights.ravel(), out.ravel())
+    else:  # pragma: no cover
+        import scipy.sparse as sp
+
+        out += sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols)) @ weights
+
+
+def _tfidf_rows(rows: np.ndarray, cols: np.ndarray, n_rows: int, idf: np.ndarray, weight: float) -> Rows:
     """Count (row, column) pairs, then sublinear tf times idf, l2-normalised per row and weighted:
     what TfidfVectorizer and FeatureUnion do, for a whole batch at once. Rows come out with their
     columns sorted, so every sum over a row runs in the same order whatever else is in the batch."""
-    import scipy.sparse as sp
-
     n_cols = len(idf)
     # One sortable key per pair; 32-bit when it fits, which sorts faster.
     key_type = np.int32 if n_rows * n_cols < 2**31 else np.int64
@@ -201,7 +221,7 @@ def _tfidf_rows(rows: np.ndarray, cols: np.ndarray, n_rows: int, idf: np.ndarray
     else:
         counts = keys
     row = keys // n_cols
-    col = keys - row * n_cols
+    col = (keys - row * n_cols).astype(np.int64)
     values = np.log(counts.astype(np.float64))
     values += 1.0
     values *= idf[col]
@@ -209,16 +229,14 @@ def _tfidf_rows(rows: np.ndarray, cols: np.ndarray, n_rows: int, idf: np.ndarray
     scale = np.zeros(n_rows)
     np.divide(weight, np.sqrt(squares), out=scale, where=squares > 0)
     values *= scale[row]
-    indptr = np.searchsorted(row, np.arange(n_rows + 1))
-    return sp.csr_matrix((values, col, indptr), shape=(n_rows, n_cols))
+    indptr = np.searchsorted(row, np.arange(n_rows + 1)).astype(np.int64)
+    return indptr, col, values
 
 
 class _Tables:
     """The compiled model as look-up arrays for batch vectorising (built once per process)."""
 
     def __init__(self, model: CompiledModel):
-        import scipy.sparse  # noqa: F401 - imported at load, not on the first message
-
         n_word, n_char = len(model.word_vocab), len(model.char_vocab)
         n_cat = len(model.category_rule_vocab)
         self.model = model
@@ -254,7 +272,7 @@ class _Tables:
         self.char_weights = weights[n_word : n_word + n_char]
         self.rule_weights = weights[n_word + n_char :]
 
-    def word_matrix(self, texts: list[str]):
+    def word_rows(self, texts: list[str]) -> Rows:
         """Word 1-2 gram tf-idf rows (what `word_features` counts)."""
         get = self.tokens.get
         ids: list[int] = []
@@ -292,7 +310,7 @@ class _Tables:
         cache[word] = packed = cols.tobytes()
         return packed
 
-    def char_matrix(self, texts: list[str]):
+    def char_rows(self, texts: list[str]) -> Rows:
         """Character 2-5 gram tf-idf rows (what `char_features` counts)."""
         get = self.char_cache.get
         blobs: list[bytes] = []
@@ -311,21 +329,23 @@ class _Tables:
         cols = np.frombuffer(b"".join(blobs), dtype=np.int32)
         return _tfidf_rows(rows, cols, n, self.model.char_idf, CHAR_WEIGHT)
 
-    def rule_matrix(self, docs: Sequence[ModelInput]):
+    def rule_rows(self, docs: Sequence[ModelInput]) -> Rows:
         """The rule tokens, binary and weighted: the category model's first, then the heads'."""
-        import scipy.sparse as sp
-
         get = self.rule_cols.get
-        rows: list[int] = []
         cols: list[int] = []
         values: list[float] = []
-        for i, doc in enumerate(docs):
+        ends = [0]
+        for doc in docs:
             for token in doc.rule_tokens:
                 for col, value in get(token, ()):
-                    rows.append(i)
                     cols.append(col)
                     values.append(value)
-        return sp.csr_matrix((values, (rows, cols)), shape=(len(docs), self.n_rule_cols), dtype=np.float64)
+            ends.append(len(cols))
+        return (
+            np.array(ends, dtype=np.int64),
+            np.array(cols, dtype=np.int64),
+            np.array(values, dtype=np.float64),
+        )
 
 
 # ---------------------------------------------------------------------------

@@ -187,4 +187,6 @@ def clean(text: str) -> CleanedMessage:
     model_keep = [keep and not _NOT_REPORTED_FIELD.match(lines[i][1]) for i, keep in enumerate(model_keep)]
     if not any(lines[i][1].strip() for i in range(n) if model_keep[i]):
         model_keep = rules_keep  # never leave the model nothing to read
-    return CleanedMessage(text, _view(text, lines, rules_keep), _view(text, lines, model_keep))
+    rules_view = _view(text, lines, rules_keep)
+    model_view = rules_view if model_keep == rules_keep else _view(text, lines, model_keep)
+    return CleanedMessage(text, rules_view, model_view)
