@@ -949,10 +949,10 @@ def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) 
                 or before2 in ("interpreter", "translator", "speak", "speaks")
             ):
                 found.setdefault(_LANG_NAMES.get(word, word), Hit("adj:interpreter", idx, idx + len(word)))
-    words = [w for w in every_word if w.isalpha()]
+    words = list(filter(str.isalpha, every_word))
     if words:
-        welsh = sum(map(_WELSH_WORDS.__contains__, words))
         distinct = len(_WELSH_DISTINCT.intersection(words))
+        welsh = sum(map(_WELSH_WORDS.__contains__, words)) if distinct else 0  # without, never Welsh
         if (distinct >= 2 and welsh >= max(2, len(words) // 4)) or (
             distinct and welsh >= 2 and welsh * 2 >= len(words)
         ):
