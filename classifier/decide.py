@@ -116,16 +116,6 @@ def _word_span(view: View, lowered: str, original: str, gram: str, label: str) -
     return _span(view, original, match.start(), match.end(), label)
 
 
-def decide_many(model: CompiledModel, items: list[tuple[str, date | None]]) -> list[Triage]:
-    """`decide` for a batch: the model scores the whole batch at once. Same result per message."""
-    prepared = [prepare(text, received_at) for text, received_at in items]
-    scored = model.score_many([p[0] for p in prepared])
-    return [
-        decide(model, text, received_at, prepared=p, scored=s)
-        for (text, received_at), p, s in zip(items, prepared, scored, strict=True)
-    ]
-
-
 def decide(
     model: CompiledModel,
     text: str,

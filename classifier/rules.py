@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from itertools import compress, count
+from operator import itemgetter
 from typing import NamedTuple
 
 from spacy.attrs import IDX, LENGTH
@@ -685,20 +687,24 @@ def _match(nlp, matcher, prefixes, lower: str, by_label: dict[str, list[Hit]]) -
         return []
     # Offsets and texts straight from the token array: a Python Token object per token costs more
     # than the matching itself.
-    starts_lengths = doc.to_array([IDX, LENGTH]).tolist()
-    words = [lower[start : start + length] for start, length in starts_lengths]
-    token_offsets = [(word, start) for word, (start, _) in zip(words, starts_lengths, strict=True)]
+    starts_lengths = doc.to_array([IDX, LENGTH]).ravel().tolist()
+    starts = starts_lengths[0::2]
+    words = [
+        lower[start : start + length] for start, length in zip(starts, starts_lengths[1::2], strict=True)
+    ]
+    token_offsets = list(zip(words, starts, strict=True))
     # "threatened" matches the pattern "threaten*": each word's prefix norm is looked up once.
-    norms = _NORMS
-    for i, norm in enumerate(map(norms.get, words)):
-        if norm is None:
-            word = words[i]
-            norm = _canonical(word, prefixes) if word.startswith(prefixes) else ""
-            if len(norms) >= _MAX_NORMS:
-                norms.clear()
-            norms[word] = norm
-        if norm:
-            doc[i].norm_ = norm
+    norms = list(map(_NORMS.get, words))
+    if None in norms:
+        for i, norm in enumerate(norms):
+            if norm is None:
+                word = words[i]
+                norms[i] = _canonical(word, prefixes) if word.startswith(prefixes) else ""
+                if len(_NORMS) >= _MAX_NORMS:
+                    _NORMS.clear()
+                _NORMS[word] = norms[i]
+    for i in compress(count(), norms):  # the few words that start with a prefix
+        doc[i].norm_ = norms[i]
     vocab_strings = nlp.vocab.strings
     for match_id, start, end in matcher(doc):
         label = vocab_strings[match_id]
@@ -937,7 +943,7 @@ def _languages(tokens: list[tuple[str, int]], text: str, interpreter_cue: bool) 
     """interpreter:<language> codes: a language named beside a need for it, or a message written in it."""
     found: dict[str, Hit] = {}
     n = len(tokens)
-    every_word = [w for w, _ in tokens]
+    every_word = list(map(itemgetter(0), tokens))
     for i, (word, idx) in enumerate(tokens) if not _LANG_SET.isdisjoint(every_word) else ():
         if word in _LANG_SET:
             before = tokens[i - 1][0] if i else ""
