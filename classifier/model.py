@@ -141,7 +141,9 @@ class CompiledModel:
             if not len(idx):
                 return []
         contrib = values * self.weights[idx, output]
-        order = np.argsort(-contrib, kind="stable")[:top]  # ties: the earlier column (idx is sorted)
+        # Strongest first; on a tie (words that always come together) the two-word feature, which
+        # reads better as evidence, then the earlier column: the same order in any batch.
+        order = np.lexsort((idx, -self._tables().gram_words[idx], -contrib))[:top]
         inverse = self.__dict__.get("_inverse")
         if inverse is None:
             inverse = self.__dict__["_inverse"] = {i: g for g, i in self.word_vocab.items()}
@@ -252,6 +254,9 @@ class _Tables:
             elif len(ids) == 2:
                 bigrams.append((ids[0], ids[1], col))
         self.tokens = tokens
+        self.gram_words = np.ones(n_word, dtype=np.int64)  # 1 or 2: the words in each word feature
+        for _, _, col in bigrams:
+            self.gram_words[col] = 2
         n_tokens = self.n_tokens = max(len(tokens), 1)
         self.unigram_col = np.full(len(tokens) + 1, -1, dtype=np.int64)  # the last entry: unknown words
         for token, col in unigrams:
