@@ -307,8 +307,8 @@ class _Tables:
         )
 
     def _char_cols(self, word: str) -> bytes:
-        vocab = self.model.char_vocab
-        cols = np.array([i for g in char_ngrams(word) if (i := vocab.get(g)) is not None], dtype=np.int32)
+        found = map(self.model.char_vocab.get, char_ngrams(word))
+        cols = np.array([i for i in found if i is not None], dtype=np.int32)
         cache = self.char_cache
         if len(cache) >= _WORD_CACHE_MAX:
             cache.clear()  # bounded: a long-running worker sees ever more rare words

@@ -24,7 +24,7 @@ from itertools import compress, count
 from operator import itemgetter
 from typing import NamedTuple
 
-from spacy.attrs import IDX, LENGTH
+from spacy.attrs import IDX, LANG, LENGTH, LOWER, NORM
 
 from classifier.dates import DateReading, read_dates
 from classifier.types import ADJUSTMENT_CODES
@@ -569,6 +569,12 @@ def _pipeline():
     from spacy.matcher import PhraseMatcher
 
     nlp = spacy.blank("en")
+    # A new word's lexeme gets only the attributes matching reads (NORM, and LOWER and LANG), not
+    # the twenty-odd others (shape, prefix, suffix, like_url, ...): a fraction of the time for an
+    # unseen word, and fewer strings kept per word.
+    nlp.vocab.lex_attr_getters = {
+        attr: getter for attr, getter in nlp.vocab.lex_attr_getters.items() if attr in (LOWER, NORM, LANG)
+    }
     prefixes = _prefixes()
     matcher = PhraseMatcher(nlp.vocab, attr="NORM")
     for label, phrases in PATTERNS.items():
