@@ -69,6 +69,69 @@ _RECENT = re.compile(
 
 OUT_OF_TIME_MONTHS = 12
 
+_SPECIAL = "\\()[]{}?*+|.^$"
+
+
+def _alternatives(src: str, start: int) -> tuple[list[str], int] | None:
+    """The top-level alternatives of the group whose body starts at `start`, and where it closes."""
+    parts, depth, i, begin = [], 0, start, start
+    while i < len(src):
+        c = src[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":  # a character class: to its closing bracket
+            i = src.find("]", i + 2)
+            if i < 0:
+                return None
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            if depth == 0:
+                parts.append(src[begin:i])
+                return parts, i
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(src[begin:i])
+            begin = i + 1
+        i += 1
+    return None
+
+
+def _heads(alternative: str) -> list[str] | None:
+    """Literal text every match of one alternative starts with (several when it starts with a group)."""
+    if alternative.startswith("(?:"):
+        inner = _alternatives(alternative, 3)
+        if inner is None or alternative[inner[1] + 1 : inner[1] + 2] in ("?", "*", "{"):
+            return None
+        heads = [_heads(a) for a in inner[0]]
+        return None if any(h is None for h in heads) else [x for h in heads for x in h]
+    run = 0
+    while run < len(alternative) and alternative[run] not in _SPECIAL:
+        run += 1
+    if alternative[run : run + 1] in ("?", "*", "{"):
+        run -= 1  # the last letter is optional
+    return [alternative[:run]] if run > 0 else None
+
+
+def _finder(pattern: re.Pattern):
+    """`bool(pattern.search(text))`, but first a cheap look for the literal text every match starts
+    with, read off a pattern of the form `\\b(?:one|two|...)`; a pattern it cannot read is searched."""
+    found = _alternatives(pattern.pattern, 5) if pattern.pattern.startswith("\\b(?:") else None
+    heads = [_heads(a) for a in found[0]] if found and not pattern.flags & re.IGNORECASE else None
+    if not heads or any(h is None for h in heads):
+        return lambda text: pattern.search(text) is not None
+    literals = tuple(sorted({x for h in heads for x in h}))
+
+    def find(text: str) -> bool:
+        return any(map(text.__contains__, literals)) and pattern.search(text) is not None
+
+    find.literals = literals
+    return find
+
+
+_has_ongoing, _has_ended, _has_recent = _finder(_ONGOING), _finder(_ENDED), _finder(_RECENT)
+
 
 @dataclass(frozen=True)
 class DateMention:
@@ -165,17 +228,17 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
     old = [d for d in mentions if d.when < limit and d.when.year > 1950]
     since_start = bool(old) and bool(_SINCE.search(lower_text))
     ongoing = (
-        bool(_ONGOING.search(lower_text))
+        _has_ongoing(lower_text)
         or (("year" in lower_text or "yr" in lower_text) and bool(_FOR_YEARS.search(lower_text)))
         or since_start
     )
-    ended = bool(_ENDED.search(lower_text))
+    ended = _has_ended(lower_text)
     if ended and not re.search(r"\b(?:still|again|is back|came back|come back)\b", lower_text):
         ongoing = False
     # A recent date beside the old one means the matter is live now, unless it plainly ended.
     recent_dates = [d for d in mentions if d.when >= limit and d.when <= received_at + timedelta(days=1)]
-    recent = bool(_RECENT.search(lower_text)) or bool(recent_dates)
+    recent = _has_recent(lower_text) or bool(recent_dates)
     if ended:
-        recent = bool(_RECENT.search(lower_text) and re.search(r"\b(?:just|only|recently)\b", lower_text))
+        recent = _has_recent(lower_text) and bool(re.search(r"\b(?:just|only|recently)\b", lower_text))
     oldest = min(old, key=lambda d: d.when) if old else None
     return DateReading(tuple(mentions), oldest, ongoing, ended, recent)

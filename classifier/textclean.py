@@ -124,6 +124,8 @@ def clean(text: str) -> CleanedMessage:
     kind = ["body"] * n
     # 1. quoted replies: from the first reply header (not on the first line) to the end.
     for i, (_, line) in enumerate(lines):
+        if i == 0:
+            continue  # a quote never starts on the first line
         nxt = lines[i + 1][1] if i + 1 < n else ""
         starts_quote = bool(
             _REPLY_HEADER.match(line + nxt if line.lower().lstrip().startswith("from:") else line)

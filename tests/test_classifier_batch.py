@@ -70,3 +70,22 @@ def test_the_command_gives_the_same_rows_in_batches_as_one_at_a_time(held_out):
     assert [r.get("id") for r in rows] == [
         None if i == 5 else ("bad-date" if i == 17 else i) for i in range(60)
     ]
+
+
+def test_the_date_phrase_finders_agree_with_their_patterns():
+    import re
+
+    from classifier import dates
+    from classifier.rules import normalise
+
+    texts = [normalise(ex.text) for ex in load_dataset().train]
+    texts += ["it's still leaking", "distilled", "it hasnt been fixed", "we moved out", "just found out", ""]
+    for find, pattern in (
+        (dates._has_ongoing, dates._ONGOING),
+        (dates._has_ended, dates._ENDED),
+        (dates._has_recent, dates._RECENT),
+    ):
+        assert find.literals  # the cheap look-up is in use
+        assert [find(t) for t in texts] == [bool(pattern.search(t)) for t in texts]
+    unreadable = dates._finder(re.compile(r"\b(?:[ab]c|d)"))
+    assert not hasattr(unreadable, "literals") and unreadable("x ac") and not unreadable("xac")
