@@ -1,7 +1,8 @@
 """Text in, Triage out. No I/O at classify time beyond loading the model once.
 
-    from classifier import classify
+    from classifier import classify, classify_many
     triage = classify("the boiler is broken AGAIN, third time this month", received_at=date(2025, 1, 14))
+    triages = classify_many([(text, received_at), ...])  # the same results, several times faster
 
 The model is loaded lazily, once per process. Build it with `triage train`
 (or `ensure_model()`, which rebuilds only when it is missing or stale).

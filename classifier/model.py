@@ -10,8 +10,11 @@ and `advocate`.
 Classifying one message through scikit-learn costs milliseconds of input
 checking, so the fitted pipeline is *compiled* to plain arrays: the
 vocabularies, the idf weights and one coefficient matrix holding every head.
-`CompiledModel.scores` reproduces `predict_proba` exactly (training checks
-it), needs only numpy, and takes tens of microseconds.
+`CompiledModel.score_many` vectorises a whole batch at once (the n-gram
+counts of every message sorted together, then one sparse product per block,
+with scipy's CSR kernel) and reproduces `predict_proba` (training checks it).
+Every sum runs within one message's row, in column order, so a message scores
+the same alone or in any batch.
 """
 
 from __future__ import annotations
