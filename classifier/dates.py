@@ -191,7 +191,7 @@ def read_dates(lower_text: str, received_at: date | None) -> DateReading:
         mentions.append(DateMention(m.start(), m.end(), when, m.group(0)))
 
     has_ago = " ago" in lower_text
-    has_year = _ANY_YEAR.search(lower_text) is not None
+    has_year = ("19" in lower_text or "20" in lower_text) and _ANY_YEAR.search(lower_text) is not None
     for m in _OVER_AGO.finditer(lower_text) if has_ago else ():
         n, unit = _num(m.group(1)), m.group(2)
         add(m, received_at - (relativedelta(years=n) if unit.startswith("y") else relativedelta(months=n)))

@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from itertools import compress, count
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -568,6 +567,7 @@ def _pipeline():
     import spacy
     from spacy.matcher import PhraseMatcher
 
+    _NORMS.clear()  # a new vocabulary: no lexeme has its prefix norm yet
     nlp = spacy.blank("en")
     # A new word's lexeme gets only the attributes matching reads (NORM, and LOWER and LANG), not
     # the twenty-odd others (shape, prefix, suffix, like_url, ...): a fraction of the time for an
@@ -681,7 +681,8 @@ _CRIME_STAFF_WINDOW = 250
 _MAX_VOCABULARY = 300_000
 # Longest text the rule layer reads: bounds the time spent on a 100 KB paste.
 MAX_RULE_CHARS = 20_000
-# Each word seen, and its "prefix*" norm ("" for none); started again when this big.
+# Each word seen, and the "prefix*" norm put on its lexeme ("" for none); started again when this
+# big, and whenever the pipeline (so the vocabulary) is rebuilt.
 _NORMS: dict[str, str] = {}
 _MAX_NORMS = 100_000
 
@@ -700,17 +701,19 @@ def _match(nlp, matcher, prefixes, lower: str, by_label: dict[str, list[Hit]]) -
     ]
     token_offsets = list(zip(words, starts, strict=True))
     # "threatened" matches the pattern "threaten*": each word's prefix norm is looked up once.
+    # The norm goes on the word's lexeme, so every later message with the word has it already.
     norms = list(map(_NORMS.get, words))
     if None in norms:
+        vocab = nlp.vocab
         for i, norm in enumerate(norms):
             if norm is None:
                 word = words[i]
-                norms[i] = _canonical(word, prefixes) if word.startswith(prefixes) else ""
+                norm = _canonical(word, prefixes) if word.startswith(prefixes) else ""
+                if norm:
+                    vocab[word].norm_ = norm
                 if len(_NORMS) >= _MAX_NORMS:
                     _NORMS.clear()
-                _NORMS[word] = norms[i]
-    for i in compress(count(), norms):  # the few words that start with a prefix
-        doc[i].norm_ = norms[i]
+                _NORMS[word] = norms[i] = norm
     vocab_strings = nlp.vocab.strings
     for match_id, start, end in matcher(doc):
         label = vocab_strings[match_id]

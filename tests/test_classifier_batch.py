@@ -89,3 +89,13 @@ def test_the_date_phrase_finders_agree_with_their_patterns():
         assert [find(t) for t in texts] == [bool(pattern.search(t)) for t in texts]
     unreadable = dates._finder(re.compile(r"\b(?:[ab]c|d)"))
     assert not hasattr(unreadable, "literals") and unreadable("x ac") and not unreadable("xac")
+
+
+def test_prefix_words_still_match_after_the_rule_pipeline_is_rebuilt():
+    from classifier import rules
+
+    text = "my neighbour threatened me and harassed my kids, I am complaining"
+    before = rules.analyse(text).tokens
+    assert {"cue:asb", "cue:complaint"} <= set(before)
+    rules._pipeline.cache_clear()  # what a long-running worker does when the vocabulary is full
+    assert rules.analyse(text).tokens == before
