@@ -127,8 +127,8 @@ def decide(
     doc, rules, rules_view, model_view = prepared if prepared is not None else prepare(text, received_at)
     vector, heads = scored if scored is not None else model.score_many([doc])[0]
     probabilities = heads["category"]
-    category = CATEGORIES[int(np.argmax(probabilities))]
-    confidence = float(np.max(probabilities))
+    category = CATEGORIES[int(probabilities.argmax())]
+    confidence = float(probabilities.max())
     p_complaint = float(probabilities[CATEGORIES.index("complaint")])
     if category not in ("complaint", "exclusion") and p_complaint >= COMPLAINT_FLOOR:
         # A missed complaint is the costly error (Code 1.2, 1.3): a close call goes to complaint.
@@ -213,7 +213,7 @@ def decide(
         needs_review=category == "exclusion" or confidence < REVIEW_THRESHOLD or unreadable,
         evidence=tuple(evidence),
         model_version=model.metadata.get("version", ""),
-        probabilities={c: round(float(p), 4) for c, p in zip(CATEGORIES, probabilities, strict=True)},
+        probabilities={c: round(p, 4) for c, p in zip(CATEGORIES, probabilities.tolist(), strict=True)},
     )
 
 
