@@ -59,6 +59,9 @@ _THREAT_ONLY_EXCLUSION = 0.7
 # A message written in a language the model cannot read cannot be ruled safe: it is flagged urgent
 # so that a person reads it first (it always needs review too).
 UNREADABLE_IS_URGENT = True
+# ...and it is opened as a possible complaint: the model's category for text it cannot read is a
+# guess (it got 0 of 12 right on the held-out split), and a complaint is the costly one to miss.
+UNREADABLE_IS_COMPLAINT = True
 # Urgent kinds too often said of the past ("the flood last year") to set the flag without the model.
 SOFT_URGENT_KINDS = ("flood", "structural")
 # Too short to carry an exclusion cue the rules could miss ("I want to complain"): without a rule
@@ -164,12 +167,17 @@ def decide(
                 probabilities[CATEGORIES.index("complaint")] + probabilities[CATEGORIES.index("exclusion")]
             )
 
+    # Written in a language the model was not trained to read (Welsh it was): whatever it scores is
+    # a guess, so a person reads it, and until then it is a possible complaint (guide rule 3:
+    # doubt goes to the resident; a missed complaint is the costly error).
+    unreadable = rules.written_in not in (None, "welsh")
+    if unreadable and UNREADABLE_IS_COMPLAINT:
+        category, reason, confidence = "complaint", None, p_complaint
+
     if reason and reason in rules.exclusion_cues:
         for hit in rules.exclusion_cues[reason][:2]:
             evidence.append(_span(rules_view, text, hit.start, hit.end, f"exclusion:{reason}"))
 
-    # Written in a language the model was not trained to read (Welsh it was): a person triages it.
-    unreadable = rules.written_in not in (None, "welsh")
     hard_kinds = [k for k in rules.urgent if k not in SOFT_URGENT_KINDS]
     urgent = (
         bool(hard_kinds)
@@ -213,6 +221,7 @@ def decide(
         needs_review=category == "exclusion" or confidence < REVIEW_THRESHOLD or unreadable,
         evidence=tuple(evidence),
         model_version=model.metadata.get("version", ""),
+        unreadable_language=rules.written_in if unreadable else None,
         probabilities={c: round(p, 4) for c, p in zip(CATEGORIES, probabilities.tolist(), strict=True)},
     )
 

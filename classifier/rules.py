@@ -389,9 +389,9 @@ PATTERNS: dict[str, list[str]] = {
         "on behalf of", "behalf", "'s son|daughter|granddaughter|grandson|niece|nephew|neighbour",
     ],
     # A relative described by age or as the subject ("my nan is 82 and...", "it's about my grandad"): the
-    # writer is implied to write for them. A feature for the advocate head, not a decision.
+    # writer is implied to write for them. A feature for the advocate head, not a decision. The
+    # "relative + age" form is `_RELATIVE_AGE` below (as phrases it would be thirteen thousand).
     "adv_implied": [
-        "my? nan|nans|nan's|gran|grans|gran's|grandad|grandads|grandad's|granddad|grandma|grandpa|mum|mums|mum's|dad|dads|dad's|auntie|aunt|uncle|mother|father is|'s|s|who's|who+is|turned 60|61|62|63|64|65|66|67|68|69|70|71|72|73|74|75|76|77|78|79|80|81|82|83|84|85|86|87|88|89|90|91|92|93|94|95|96|97|98|99|100|101|102|103|104|105",
         "it's|its|it+is|this+is|message+is|writing|texting|emailing abt|about my nan|gran|grandad|granddad|grandma|grandpa|mum|dad|mother|father|auntie|aunt|uncle",
     ],
     # A resident mentioning their own worker ("my support worker told me to message you"): the worker
@@ -500,6 +500,11 @@ _OLD_AGE = re.compile(
     r"|in (?:her|his|their|my) (?:70|80|90)s)"
 )
 _TWO_DIGITS = re.compile(r"\d\d")  # every `_OLD_AGE` match has two digits together
+# "my nan is 82", "grandad's 90", "my mum turned 75": a relative described by age (adv_implied).
+_RELATIVE_AGE = re.compile(
+    r"\b(?:my )?(?:nan|gran|grandad|granddad|grandma|grandpa|mum|dad|auntie|aunt|uncle|mother|father)"
+    r"(?:'s|s)?(?:\s+(?:is|who's|who is|turned)|'s)\s+(?:6\d|[7-9]\d|10[0-5])\b"
+)
 EXCLUSION_CUES = {
     "legal_proceedings": "cue:legal_filed",
     "insurance_claim": "cue:insurance",
@@ -801,6 +806,9 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     _merge(by_label, "urg:self_harm", "urg:self_harm_extra")
     for age in _OLD_AGE.finditer(lower) if _TWO_DIGITS.search(lower) else ():
         by_label.setdefault("cond:vulnerable", []).append(Hit("cond:vulnerable", age.start(), age.end()))
+    for relative in _RELATIVE_AGE.finditer(lower) if _TWO_DIGITS.search(lower) else ():
+        by_label.setdefault("adv_implied", []).append(Hit("adv_implied", relative.start(), relative.end()))
+        tokens.add("adv_implied")
     if "cond:care_kit" in by_label and "cond:kit_down" in by_label:
         pair = _near(by_label["cond:care_kit"], by_label["cond:kit_down"], 80)
         if pair:

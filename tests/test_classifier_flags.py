@@ -238,13 +238,22 @@ def test_someone_typing_for_the_resident_is_an_advocate():
     ).advocate
 
 
-def test_an_unreadable_message_is_treated_as_possibly_urgent():
+def test_an_unreadable_message_is_treated_as_possibly_urgent_and_a_possible_complaint():
     triage = classify(
         "Dzień dobry, piszę w sprawie mieszkania. Proszę o kontakt po polsku, nie mówię dobrze po angielsku.",
         RECEIVED,
     )
-    assert triage.needs_review
+    assert triage.needs_review and triage.unreadable_language == "polish"
     assert triage.urgent  # nobody has read it yet, so it cannot be ruled safe
+    assert triage.category == "complaint"  # until a person has read it, the costly miss is ruled out
+
+
+def test_welsh_and_english_are_read_not_passed_on():
+    for text in (
+        "Mae'r boeler wedi torri eto a does neb wedi dod i'w drwsio. Dyma'r trydydd tro i mi ffonio.",
+        "The boiler has broken again and nobody came to fix it. This is the third time I have rung.",
+    ):
+        assert classify(text, RECEIVED).unreadable_language is None
 
 
 def test_an_insecure_door_with_someone_trying_it_is_urgent():
