@@ -79,6 +79,15 @@ FIRST_REPORT_KEEPS_COMPLAINT = 0.9
 # gives complaint at least this. Per-source cross-validation: 6 missed complaints found and none lost
 # anywhere from 0.0 to 0.1 (0.2 finds 2, 0.3 one); 0.05 is the middle of that flat range.
 FAILED_BEFORE_FLOOR = 0.05
+# Thanks that the model reads as a compliment first are pulled up to complaint by COMPLAINT_FLOOR only
+# when something in them says what is still wrong: a dissatisfaction cue, or a turn such as "but",
+# "again", "still" (guide rule 4 needs dissatisfaction with something; thanks that recount the problem
+# that was fixed are a compliment). Per-source cross-validation: 7 compliments found, no complaint lost.
+_TURN_IN_PRAISE = re.compile(
+    r"\b(?:but|however|although|though|except|shame|pity|again|still|apart from|only thing|for nothing"
+    r"|yet|ond|eto|dal)\b",
+    re.IGNORECASE,
+)
 
 
 def prepare(text: str, received_at: date | None) -> tuple[ModelInput, RuleResult, View, View]:
@@ -133,7 +142,8 @@ def decide(
     category = CATEGORIES[int(probabilities.argmax())]
     confidence = float(probabilities.max())
     p_complaint = float(probabilities[CATEGORIES.index("complaint")])
-    if category not in ("complaint", "exclusion") and p_complaint >= COMPLAINT_FLOOR:
+    plain_thanks = category == "compliment" and _plain_thanks(rules, rules_view.text)
+    if category not in ("complaint", "exclusion") and p_complaint >= COMPLAINT_FLOOR and not plain_thanks:
         # A missed complaint is the costly error (Code 1.2, 1.3): a close call goes to complaint.
         category, confidence = "complaint", p_complaint
     if category == "complaint" and p_complaint < FIRST_REPORT_KEEPS_COMPLAINT and _first_report_only(rules):
@@ -235,6 +245,13 @@ def _first_report_only(rules: RuleResult) -> bool:
         if h.label == "cue:complaint" and not any(f.start <= h.start and h.end <= f.end for f in firsts):
             return False
     return True
+
+
+def _plain_thanks(rules: RuleResult, text: str) -> bool:
+    """Thanks with no dissatisfaction cue and no turn ("but", "again", "still"): nothing is wrong."""
+    if any(h.label == "cue:complaint" for h in rules.hits):
+        return False
+    return _TURN_IN_PRAISE.search(text) is None
 
 
 def _failed_before(rules: RuleResult) -> bool:
