@@ -164,7 +164,8 @@ def fetch_media(
     done = 0
     try:
         for attachment in due:
-            assert attachment.id is not None and attachment.url is not None
+            if attachment.id is None or attachment.url is None:  # the query selects only rows with a URL
+                continue
             if not media_url_allowed(attachment.url, settings):
                 log.warning("attachment %s: media URL is not on Twilio's hosts; not fetched", attachment.id)
                 _record(
@@ -184,12 +185,14 @@ def fetch_media(
                 )
             except (httpx.HTTPError, MediaRefused) as exc:
                 gone = isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (404, 410)
-                reason = (
-                    f"Twilio answered {exc.response.status_code}."
-                    if isinstance(exc, httpx.HTTPStatusError)
-                    else f"Could not download: {type(exc).__name__}."
-                )
-                final = gone or attempts >= MAX_FETCH_ATTEMPTS
+                if isinstance(exc, httpx.HTTPStatusError):
+                    reason = f"Twilio answered {exc.response.status_code}."
+                elif isinstance(exc, MediaRefused):
+                    reason = f"Not downloaded: Twilio {exc}, which is not a safe address."
+                else:
+                    reason = f"Could not download: {type(exc).__name__}."
+                # A refused address will be refused again: no point retrying it.
+                final = gone or isinstance(exc, MediaRefused) or attempts >= MAX_FETCH_ATTEMPTS
                 log.warning(
                     "attachment %s: download attempt %s failed (%s)%s",
                     attachment.id,

@@ -47,6 +47,7 @@ class FakeTwilio:
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # media sid -> (bytes, type)
     media_fail: dict[str, int] = field(default_factory=dict)  # media sid -> HTTP status
     store: dict[str, str] = field(default_factory=dict)  # media-store token -> media sid
+    media_redirect_to: str | None = None  # send the media redirect to this origin instead of our own
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -118,7 +119,7 @@ class FakeTwilio:
                     with fake.lock:
                         fake.store[token] = media_sid
                     self.send_response(307)
-                    self.send_header("Location", f"/media-store/{token}")
+                    self.send_header("Location", f"{fake.media_redirect_to or ''}/media-store/{token}")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -350,6 +351,40 @@ def test_a_media_url_that_is_not_twilios_is_never_fetched(
         attachment.fetch_error or ""
     )
     assert twilio_media.fetch_media(engine, twilio_settings) == 0  # given up: not tried again
+
+
+def test_a_redirect_away_from_twilio_to_a_plain_http_service_is_not_followed(
+    worker_client, engine, monkeypatch, twilio_settings, fake_twilio
+):
+    other = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()  # stands for an internal service
+    try:
+        fake_twilio.media_redirect_to = other.base_url
+        text_photo(worker_client, monkeypatch, fake_twilio.add_media(JPEG, "image/jpeg"))
+        assert twilio_media.fetch_media(engine, twilio_settings) == 0
+        assert other.requests == []  # the credentials, or anything else, never reach it
+    finally:
+        other.stop()
+    attachment = attachment_row(engine)
+    assert attachment.data is None and "redirected to http://" in (attachment.fetch_error or "")
+    assert attachment.fetch_attempts == twilio_media.MAX_FETCH_ATTEMPTS  # refused for good, not retried
+
+
+def test_the_accounts_credentials_go_to_twilio_only_not_to_the_host_it_redirects_to(twilio_settings):
+    seen: list[tuple[str, str | None]] = []
+
+    def twilio_and_its_media_store(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.headers.get("authorization")))
+        if request.url.host == "api.twilio.com":
+            return httpx.Response(307, headers={"Location": "https://media-store.example.net/ME1?sig=x"})
+        return httpx.Response(200, content=JPEG, headers={"Content-Type": "image/jpeg"})
+
+    client = httpx.Client(transport=httpx.MockTransport(twilio_and_its_media_store))
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM1/Media/ME1"
+    data, size, content_type = twilio_media._download(client, url, twilio_settings, 10_000, "image/jpeg")
+    assert data == JPEG and size == len(JPEG) and content_type == "image/jpeg"
+    (first_host, first_auth), (second_host, second_auth) = seen
+    assert first_host == "api.twilio.com" and first_auth and first_auth.startswith("Basic ")
+    assert second_host == "media-store.example.net" and second_auth is None
 
 
 def test_media_over_the_size_cap_keeps_its_details_and_is_marked_too_large(
