@@ -642,6 +642,20 @@ def _merge(by_label: dict[str, list[Hit]], into: str, extra: str) -> None:
         by_label.setdefault(into, []).extend(by_label.pop(extra))
 
 
+# Two cues close together make a risk: (first cue, second cue, window in characters, must the first
+# come first, the label they make). "care kit" near "not working" is failed care equipment.
+_NEAR_PAIRS = (
+    ("cond:care_kit", "cond:kit_down", 80, False, "urg:care_equipment"),
+    ("cond:partner", "cond:abuse_act", 120, False, "urg:domestic_abuse"),
+    ("cond:threat_marker", "cond:violent_act", 30, True, "urg:violence"),
+    ("cond:gas_word", "cond:smell", 40, False, "urg:gas"),
+    ("cond:water", "cond:electric", 80, False, "urg:electrics"),
+    ("cond:heat_word", "cond:heat_fail", 40, False, "cond:no_heat"),
+    ("cond:insecure", "cond:intruder", 200, False, "urg:danger"),
+    ("cond:lift", "cond:trapped", 40, False, "urg:danger"),
+)
+
+
 def _near(first: list[Hit], second: list[Hit], window: int, ordered: bool = False) -> tuple[Hit, Hit] | None:
     """The first pair of hits within `window` characters (with `first` before `second` when ordered)."""
     for a in first:
@@ -809,39 +823,11 @@ def analyse(text: str, received_at: date | None = None) -> RuleResult:
     for relative in _RELATIVE_AGE.finditer(lower) if _TWO_DIGITS.search(lower) else ():
         by_label.setdefault("adv_implied", []).append(Hit("adv_implied", relative.start(), relative.end()))
         tokens.add("adv_implied")
-    if "cond:care_kit" in by_label and "cond:kit_down" in by_label:
-        pair = _near(by_label["cond:care_kit"], by_label["cond:kit_down"], 80)
-        if pair:
-            by_label["urg:care_equipment"] = list(pair)
-    if "cond:partner" in by_label and "cond:abuse_act" in by_label:
-        pair = _near(by_label["cond:partner"], by_label["cond:abuse_act"], 120)
-        if pair:
-            by_label.setdefault("urg:domestic_abuse", []).extend(pair)
-    if "cond:threat_marker" in by_label and "cond:violent_act" in by_label:
-        pair = _near(by_label["cond:threat_marker"], by_label["cond:violent_act"], 30, ordered=True)
-        if pair:
-            by_label.setdefault("urg:violence", []).extend(pair)
-    gas = [h for h in by_label.get("cond:gas_word", [])]
-    if gas and "cond:smell" in by_label:
-        pair = _near(gas, by_label["cond:smell"], 40)
-        if pair:
-            by_label.setdefault("urg:gas", []).extend(pair)
-    if "cond:water" in by_label and "cond:electric" in by_label:
-        pair = _near(by_label["cond:water"], by_label["cond:electric"], 80)
-        if pair:
-            by_label.setdefault("urg:electrics", []).extend(pair)
-    if "cond:heat_word" in by_label and "cond:heat_fail" in by_label:
-        pair = _near(by_label["cond:heat_word"], by_label["cond:heat_fail"], 40)
-        if pair:
-            by_label.setdefault("cond:no_heat", []).extend(pair)
-    if "cond:insecure" in by_label and "cond:intruder" in by_label:
-        pair = _near(by_label["cond:insecure"], by_label["cond:intruder"], 200)
-        if pair:
-            by_label.setdefault("urg:danger", []).extend(pair)
-    if "cond:lift" in by_label and "cond:trapped" in by_label:
-        pair = _near(by_label["cond:lift"], by_label["cond:trapped"], 40)
-        if pair:
-            by_label.setdefault("urg:danger", []).extend(pair)
+    for first, second, window, ordered, into in _NEAR_PAIRS:
+        if first in by_label and second in by_label:
+            pair = _near(by_label[first], by_label[second], window, ordered)
+            if pair:
+                by_label.setdefault(into, []).extend(pair)
     if "cond:gas_word" in by_label and len(lower.split()) <= 4:
         by_label.setdefault("urg:gas", []).extend(by_label["cond:gas_word"][:1])  # a one-word "gas!!"
     tokens.update(label for label in by_label if label.startswith("urg:"))
