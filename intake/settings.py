@@ -73,6 +73,11 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{self.data_dir / 'triage.db'}"
 
+    @property
+    def twilio_credentials_set(self) -> bool:
+        """Both the account SID and the auth token are set (needed to send texts and fetch media)."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token.get_secret_value())
+
     def secret(self) -> bytes:
         """The signing key. A random one is generated and kept in data_dir when none is configured."""
         value = self.secret_key.get_secret_value()

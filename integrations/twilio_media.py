@@ -153,7 +153,7 @@ def fetch_media(
     MAX_FETCH_ATTEMPTS times with back-off; after that (or at once for a URL that is not
     Twilio's, or media Twilio no longer has) it keeps its URL and the reason, and is left alone.
     Over settings.max_attachment_bytes the metadata is kept and the row marked truncated."""
-    if not settings.twilio_account_sid or not settings.twilio_auth_token.get_secret_value():
+    if not settings.twilio_credentials_set:
         return 0
     with Session(engine) as session:
         due = _due_media(session, utcnow(), limit)

@@ -393,7 +393,7 @@ class TwilioSender:
     """The outbox sender for channel "sms". Never texts an opted-out number."""
 
     def __init__(self, settings: Settings, engine: Engine, client: Client | None = None) -> None:
-        if not settings.twilio_account_sid or not settings.twilio_auth_token.get_secret_value():
+        if not settings.twilio_credentials_set:
             raise ValueError("Twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
         if not settings.twilio_from_number and not settings.twilio_messaging_service_sid:
             raise ValueError("Twilio needs TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")

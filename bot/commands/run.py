@@ -49,15 +49,7 @@ def start_dispatcher(engine, settings, stop: threading.Event) -> threading.Threa
     senders = build_senders(settings, engine)
     if not senders:
         return None
-    dispatcher = Dispatcher(engine, senders)
-    thread = threading.Thread(
-        target=dispatcher.run_forever,
-        kwargs={"should_stop": stop.is_set},
-        name="outbox-dispatcher",
-        daemon=True,
-    )
-    thread.start()
-    return thread
+    return _background("outbox-dispatcher", Dispatcher(engine, senders).run_forever, stop)
 
 
 def start_conversation_worker(engine, settings, stop: threading.Event) -> threading.Thread:
@@ -67,14 +59,7 @@ def start_conversation_worker(engine, settings, stop: threading.Event) -> thread
     from intake.policy import load_policy
 
     handler = make_inbound_handler(engine, settings, load_policy(settings.policy), classify)
-    thread = threading.Thread(
-        target=handler.run_worker,
-        kwargs={"should_stop": stop.is_set},
-        name="conversation-worker",
-        daemon=True,
-    )
-    thread.start()
-    return thread
+    return _background("conversation-worker", handler.run_worker, stop)
 
 
 def start_media_fetcher(engine, settings, stop: threading.Event) -> threading.Thread | None:
@@ -82,14 +67,15 @@ def start_media_fetcher(engine, settings, stop: threading.Event) -> threading.Th
     outside any request or message transaction. None when Twilio is not configured."""
     from integrations.twilio_media import fetch_media_forever
 
-    if not settings.twilio_account_sid or not settings.twilio_auth_token.get_secret_value():
+    if not settings.twilio_credentials_set:
         return None
+    return _background("mms-media", fetch_media_forever, stop, engine, settings)
+
+
+def _background(name: str, loop, stop: threading.Event, *args) -> threading.Thread:
+    """Run `loop(*args, should_stop=stop.is_set)` in a daemon thread; it ends when `stop` is set."""
     thread = threading.Thread(
-        target=fetch_media_forever,
-        args=(engine, settings),
-        kwargs={"should_stop": stop.is_set},
-        name="mms-media",
-        daemon=True,
+        target=loop, args=args, kwargs={"should_stop": stop.is_set}, name=name, daemon=True
     )
     thread.start()
     return thread

@@ -799,15 +799,22 @@ def self_assessment_csv(staff: StaffDep, report: ReportDep) -> Response:
 
 @router.get("/users")
 def users_page(request: Request, staff: AdminDep, session: SessionDep) -> Response:
+    return _render_users(request, staff, session)
+
+
+def _render_users(
+    request: Request, staff, session, error: str | None = None, done: str | None = None
+) -> Response:
     users = session.exec(select(StaffUser).order_by(StaffUser.username)).all()
     return render(
         request,
         "users.html",
+        status_code=400 if error else 200,
         staff=staff,
         users=users,
         roles=ROLES,
-        error=None,
-        done=None,
+        error=error,
+        done=done,
         active_nav="users",
     )
 
@@ -831,18 +838,7 @@ async def add_user(request: Request, staff: CsrfStaffDep, session: SessionDep) -
     except IntakeError as exc:
         session.rollback()
         error = str(exc)
-    users = session.exec(select(StaffUser).order_by(StaffUser.username)).all()
-    return render(
-        request,
-        "users.html",
-        status_code=400 if error else 200,
-        staff=staff,
-        users=users,
-        roles=ROLES,
-        error=error,
-        done=done,
-        active_nav="users",
-    )
+    return _render_users(request, staff, session, error, done)
 
 
 @router.post("/users/{username}/active")
